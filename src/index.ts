@@ -1,0 +1,12 @@
+/**
+ * modelship's library API. The CLI is a thin layer over these exports.
+ */
+export * from './ir/index.js';
+export * from './io/index.js';
+export { check, checkModel, ModelCheckError, type CheckIssue } from './checker/index.js';
+export * from './runtime/index.js';
+export * from './data/index.js';
+export { inspectModel, profileModel, type InspectReport, type ModelProfile, type ModelFamily } from './inspect/index.js';
+export * from './testcases/index.js';
+export { buildExampleModel, writeExample } from './examples/index.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,39 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Writes chunks to `file` through a temporary file in the same folder, renamed into place once
+ * complete: readers never see a half-written file, and a failure leaves nothing behind.
+ */
+export function writeFileAtomic(file: string, chunks: Uint8Array[] | Uint8Array | string): void {
+  const dir = path.dirname(path.resolve(file));
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const list = typeof chunks === 'string' ? [Buffer.from(chunks)] : Array.isArray(chunks) ? chunks : [chunks];
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, 'w');
+    for (const c of list) {
+      let done = 0;
+      while (done < c.byteLength) done += fs.writeSync(fd, c, done, c.byteLength - done);
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+export function concatChunks(chunks: Uint8Array[], size = chunks.reduce((n, c) => n + c.byteLength, 0)): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,12 @@
+export {
+  createSession,
+  loadOrt,
+  checkFeeds,
+  availableRuntimes,
+  type ModelSession,
+  type SessionOptions,
+  type SessionValue,
+  type RuntimeName,
+  type ModelLike,
+} from './session.js';
+export { toOrtTensor, fromOrtTensor, type OrtModule } from './tensors.js';
