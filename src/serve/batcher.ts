@@ -1,0 +1,216 @@
+/**
+ * Dynamic batching, in the manner of Triton's dynamic batcher: queued requests for one model with the
+ * same non-batch shapes are concatenated along dimension 0 up to `maxBatch` rows, run as one batch on a
+ * free instance, and the outputs are split back, each request getting its own rows.
+ *
+ * A lone request on an idle server starts at once; `maxQueueDelayMs` is the time a batch may wait for
+ * more rows only while other batches are running (so batching costs nothing at low load). The queue
+ * is bounded: a full queue refuses at once (503), it never grows without limit.
+ */
+import type { TypedArray } from '../ir/index.js';
+import { newTypedArray, rowSize, type WireTensor } from './datatypes.js';
+import { HttpError } from './errors.js';
+import type { InstancePool } from './pool.js';
+
+export interface BatcherOptions {
+  /** Largest batch in rows; 1 turns batching off. */
+  maxBatch: number;
+  maxQueueDelayMs: number;
+  /** Most requests waiting; more are refused with 503. */
+  maxQueue: number;
+  /** Whether the model takes a batch along dim 0 of every input and output. */
+  batchable: boolean;
+  onBatch?(rows: number, requests: number, computeMs: number): void;
+  onQueueDepth?(depth: number): void;
+}
+
+export interface JobResult {
+  outputs: WireTensor[];
+  queueMs: number;
+  computeMs: number;
+  /** Rows in the batch this request ran in. */
+  batchRows: number;
+}
+
+interface Job {
+  inputs: WireTensor[];
+  /** True when the request's typed arrays own their buffers, so they may be handed to a worker as is. */
+  owned: boolean;
+  rows: number;
+  key: string;
+  enqueuedAt: number;
+  done: boolean;
+  timer?: NodeJS.Timeout;
+  resolve(r: JobResult): void;
+  reject(e: Error): void;
+}
+
+export class Batcher {
+  private queue: Job[] = [];
+  private delayTimer?: NodeJS.Timeout;
+  private inFlight = 0;
+  private drainWaiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly pool: InstancePool, readonly opts: BatcherOptions) {
+    pool.onFree = () => this.pump();
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  get batching(): boolean {
+    return this.opts.batchable && this.opts.maxBatch > 1;
+  }
+
+  /**
+   * Queues one request (inputs in the model's input order, already validated) and resolves with its
+   * own output rows. `timeoutMs` bounds the time until the answer (503 after it).
+   */
+  submit(inputs: WireTensor[], opts: { timeoutMs: number; owned?: boolean }): Promise<JobResult> {
+    if (this.closed) return Promise.reject(new HttpError(503, 'the model is being unloaded', { 'retry-after': '1' }));
+    if (this.queue.length >= this.opts.maxQueue) {
+      return Promise.reject(new HttpError(503, `the queue is full (${this.opts.maxQueue} requests waiting); retry later`, { 'retry-after': '1' }));
+    }
+    return new Promise((resolve, reject) => {
+      const job: Job = {
+        inputs,
+        owned: opts.owned ?? false,
+        rows: this.opts.batchable ? (inputs[0]?.dims[0] ?? 1) : 1,
+        key: this.batching ? inputs.map((t) => `${t.dtype}:${t.dims.slice(1).join('x')}`).join('|') : '',
+        enqueuedAt: performance.now(),
+        done: false,
+        resolve,
+        reject,
+      };
+      if (Number.isFinite(opts.timeoutMs)) {
+        job.timer = setTimeout(() => this.expire(job, opts.timeoutMs), opts.timeoutMs);
+      }
+      this.queue.push(job);
+      this.opts.onQueueDepth?.(this.queue.length);
+      this.pump();
+    });
+  }
+
+  private expire(job: Job, timeoutMs: number): void {
+    if (job.done) return;
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      this.opts.onQueueDepth?.(this.queue.length);
+    }
+    this.finish(job, undefined, new HttpError(503, `request timed out after ${timeoutMs} ms (${queued >= 0 ? 'waiting in the queue' : 'computing'})`, { 'retry-after': '1' }));
+  }
+
+  private finish(job: Job, result?: JobResult, error?: Error): void {
+    if (job.done) return;
+    job.done = true;
+    if (job.timer) clearTimeout(job.timer);
+    if (error) job.reject(error);
+    else job.resolve(result!);
+  }
+
+  /** Starts batches while there are free instances and queued requests. */
+  private pump(): void {
+    while (this.queue.length && this.pool.idleCount > 0) {
+      const head = this.queue[0]!;
+      const batch = [head];
+      let rows = head.rows;
+      if (this.batching && rows < this.opts.maxBatch) {
+        for (let i = 1; i < this.queue.length && rows < this.opts.maxBatch; i++) {
+          const job = this.queue[i]!;
+          if (job.key === head.key && rows + job.rows <= this.opts.maxBatch) {
+            batch.push(job);
+            rows += job.rows;
+          }
+        }
+        const wait = head.enqueuedAt + this.opts.maxQueueDelayMs - performance.now();
+        if (rows < this.opts.maxBatch && this.inFlight > 0 && wait > 0) {
+          this.delayTimer ??= setTimeout(() => {
+            this.delayTimer = undefined;
+            this.pump();
+          }, wait);
+          return;
+        }
+      }
+      const taken = new Set(batch);
+      this.queue = batch.length === 1 ? this.queue.slice(1) : this.queue.filter((j) => !taken.has(j));
+      this.opts.onQueueDepth?.(this.queue.length);
+      this.dispatch(batch, rows);
+    }
+    if (!this.queue.length && !this.inFlight) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  private dispatch(batch: Job[], rows: number): void {
+    const startedAt = performance.now();
+    this.inFlight++;
+    this.pool
+      .run(batch.length === 1 ? ownInputs(batch[0]!) : concatInputs(batch, rows))
+      .then(
+        ({ outputs, computeMs }) => {
+          this.opts.onBatch?.(rows, batch.length, computeMs);
+          if (batch.length === 1) {
+            this.finish(batch[0]!, { outputs, queueMs: startedAt - batch[0]!.enqueuedAt, computeMs, batchRows: rows });
+            return;
+          }
+          const wrong = outputs.find((o) => o.dims[0] !== rows);
+          if (wrong) throw new Error(`output '${wrong.name}' has ${wrong.dims[0]} rows for a batch of ${rows}: the model does not batch along dimension 0; serve it with --max-batch 1`);
+          let at = 0;
+          for (const job of batch) {
+            const own = outputs.map((o) => sliceRows(o, at, job.rows));
+            at += job.rows;
+            this.finish(job, { outputs: own, queueMs: startedAt - job.enqueuedAt, computeMs, batchRows: rows });
+          }
+        },
+      )
+      .catch((e: Error) => {
+        for (const job of batch) this.finish(job, undefined, e instanceof HttpError ? e : new HttpError(500, e.message));
+      })
+      .finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+  }
+
+  /** Resolves once nothing is queued or running. */
+  drained(): Promise<void> {
+    if (!this.queue.length && !this.inFlight) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Refuses new requests; queued and running ones still complete. */
+  close(): void {
+    this.closed = true;
+  }
+}
+
+function ownInputs(job: Job): WireTensor[] {
+  return job.inputs.map((t) => {
+    if (Array.isArray(t.data)) return t;
+    // A view into a request body (or Node's shared buffer pool) must not be transferred away: copy it.
+    const whole = t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength;
+    return job.owned && whole ? t : { ...t, data: t.data.slice() };
+  });
+}
+
+function concatInputs(batch: Job[], rows: number): WireTensor[] {
+  return batch[0]!.inputs.map((first, i) => {
+    const dims = [rows, ...first.dims.slice(1)];
+    if (Array.isArray(first.data)) return { ...first, dims, data: batch.flatMap((j) => j.inputs[i]!.data as string[]) };
+    const out = newTypedArray(first.dtype, rows * rowSize(first.dims));
+    let at = 0;
+    for (const job of batch) {
+      const d = job.inputs[i]!.data as TypedArray;
+      (out as Float32Array).set(d as Float32Array, at);
+      at += d.length;
+    }
+    return { ...first, dims, data: out };
+  });
+}
+
+function sliceRows(t: WireTensor, from: number, count: number): WireTensor {
+  const rs = rowSize(t.dims);
+  const dims = [count, ...t.dims.slice(1)];
+  return { ...t, dims, data: Array.isArray(t.data) ? t.data.slice(from * rs, (from + count) * rs) : t.data.subarray(from * rs, (from + count) * rs) };
+}

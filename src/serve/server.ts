@@ -1,0 +1,202 @@
+/**
+ * `createServer(options)`: a Fastify instance serving the targets' models. Concerns are separate
+ * plugins: v2 protocol routes, predict, repository, metrics, the page and OpenAPI docs, with
+ * compression, CORS, API key and rate limiting around them. Models load and warm up while the
+ * instance gets ready, so `listen()` (and `inject()`) only answer once every model is ready.
+ */
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import compress from '@fastify/compress';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { pino } from 'pino';
+import { VERSION } from '../version.js';
+import { ResponseCache } from './cache.js';
+import type { ResolvedOptions, ServeContext, ServeOptions } from './context.js';
+import { HttpError } from './errors.js';
+import { createMetrics } from './metrics.js';
+import { pageRoutes } from './page.js';
+import { predictRoutes } from './predict.js';
+import { ModelRepository, defaultThreads, type ServedModel } from './repository.js';
+import { modelMetadata, v2Routes } from './routes-v2.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: reachable without the API key (health checks, the page). */
+    auth?: boolean;
+  }
+  interface FastifyInstance {
+    modelship: ServeContext & {
+      /** Fails readiness from now on (the first step of a graceful shutdown). */
+      beginDrain(): void;
+    };
+  }
+}
+
+export function resolveOptions(o: ServeOptions): ResolvedOptions {
+  const instances = o.instances ?? 1;
+  return {
+    ...o,
+    targets: o.targets,
+    maxBatch: o.maxBatch ?? 32,
+    maxQueueDelayMs: o.maxQueueDelayMs ?? 2,
+    maxQueue: o.maxQueue ?? 1024,
+    instances,
+    threads: o.threads ?? defaultThreads(instances),
+    runtime: o.runtime ?? 'node',
+    cacheSize: o.cacheSize ?? 0,
+    bodyLimit: o.bodyLimit ?? 64 * 1024 * 1024,
+    requestTimeoutMs: o.requestTimeoutMs ?? 30_000,
+    logLevel: o.logLevel ?? 'info',
+    warmup: o.warmup ?? true,
+  };
+}
+
+function sameKey(given: string, expected: Buffer): boolean {
+  const g = Buffer.from(given);
+  return g.length === expected.length && timingSafeEqual(g, expected);
+}
+
+function presentedKey(req: FastifyRequest): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
+  const k = req.headers['x-api-key'];
+  return Array.isArray(k) ? k[0] : k;
+}
+
+export function createServer(serveOptions: ServeOptions): FastifyInstance {
+  const options = resolveOptions(serveOptions);
+  if (!options.targets.length) throw new Error('serve: give at least one model, package or repository');
+  const logger = options.logLevel === false ? undefined : pino({ level: options.logLevel }, options.logStream ?? process.stdout);
+  const app = Fastify({
+    ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),
+    bodyLimit: options.bodyLimit,
+    requestTimeout: options.requestTimeoutMs,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // One log line per request, written by the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    pluginTimeout: 0,
+  });
+  const metrics = createMetrics();
+  const cache = options.cacheSize > 0 ? new ResponseCache(options.cacheSize) : undefined;
+  const repository = new ModelRepository(options.targets, options, metrics, cache, app.log);
+  let started = false;
+  let draining = false;
+  const ctx: ServeContext = {
+    options,
+    repository,
+    metrics,
+    notReadyReason: () =>
+      draining ? 'shutting down' : !started ? 'loading models' : repository.loaded.length === 0 ? 'no model loaded' : undefined,
+    recordOutcome(model: ServedModel, startedAt: number, status: number) {
+      const ms = performance.now() - startedAt;
+      const labels = { model: model.name };
+      if (status < 400) metrics.success.inc(labels);
+      else metrics.failure.inc({ model: model.name, status: String(status) });
+      metrics.totalSeconds.observe(labels, ms / 1000);
+      model.stats.request(status < 400, ms);
+    },
+  };
+  app.decorate('modelship', { ...ctx, beginDrain: () => void (draining = true) });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Number(reply.elapsedTime.toFixed(3)) }, 'request');
+  });
+  app.setErrorHandler((err: FastifyError | HttpError, req: FastifyRequest, reply: FastifyReply) => {
+    let status = err.statusCode ?? 500;
+    if (status < 400 || status > 599) status = 500;
+    if (err instanceof HttpError) reply.headers(err.headers);
+    let message = err.message;
+    if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `request body is larger than the limit (${options.bodyLimit} bytes)`;
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    if (status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+    return reply.code(status).send({ error: message });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
+
+  app.register(compress, { threshold: 1024, encodings: ['gzip', 'deflate'] });
+  if (options.cors) app.register(cors, { origin: options.cors, exposedHeaders: ['x-request-id', 'inference-header-content-length', 'retry-after'] });
+  if (options.apiKey) {
+    const expected = Buffer.from(options.apiKey);
+    app.addHook('onRequest', async (req) => {
+      if (req.routeOptions.config?.auth === false || req.url.startsWith('/docs') || req.method === 'OPTIONS') return;
+      const key = presentedKey(req);
+      if (!key || !sameKey(key, expected)) throw new HttpError(401, 'missing or wrong API key (send Authorization: Bearer KEY or X-API-Key: KEY)', { 'www-authenticate': 'Bearer' });
+    });
+  }
+  if (options.rateLimit) {
+    app.register(rateLimit, {
+      max: options.rateLimit.max,
+      timeWindow: options.rateLimit.windowMs,
+      keyGenerator: (req) => presentedKey(req) ?? req.ip,
+      errorResponseBuilder: (_req, c) => new HttpError(429, `rate limit of ${c.max} requests per ${c.after.replace(/^\d+ /, '')} exceeded; retry in ${c.after}`, {}),
+    });
+  }
+  app.register(swagger, {
+    openapi: {
+      info: { title: 'modelship serve', version: VERSION, description: 'Open Inference Protocol v2 (KServe/Triton) with Triton extensions, plus /predict for people.' },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
+    },
+  });
+  app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null } });
+
+  // Inference and repository bodies are read as bytes (JSON, or JSON plus binary tensors).
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    await scope.register(v2Routes, { ctx });
+    await scope.register(repositoryRoutes, { ctx });
+  });
+  app.register(predictRoutes, { ctx });
+  app.register(pageRoutes);
+  app.get('/metrics', { config: { rateLimit: false }, schema: { tags: ['metrics'], summary: 'Prometheus metrics' } }, async (_req, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+  app.get('/ui/models', { schema: { hide: true } }, async () =>
+    [...repository.entries.values()].map((e) => {
+      const m = e.model;
+      const meta = m ? modelMetadata(m) : { name: e.source.name, versions: [e.source.manifest.version], inputs: [], outputs: [] };
+      return { ...meta, version: e.source.manifest.version, state: e.state, max_batch_size: m?.maxBatchSize ?? 0, page: { preprocess: e.source.manifest.preprocess ?? null } };
+    }),
+  );
+
+  // Last: loading every model before the server reports ready (and before listen() binds the port).
+  app.register(async () => {
+    await repository.loadAll();
+    started = true;
+  });
+  app.addHook('onClose', async () => {
+    draining = true;
+    await repository.close();
+  });
+  return app;
+}
+
+async function repositoryRoutes(app: FastifyInstance, { ctx }: { ctx: ServeContext }): Promise<void> {
+  const params = { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } as const;
+  app.post('/v2/repository/index', { schema: { tags: ['repository'], summary: 'Every model found under the targets, with its state' } }, async () => {
+    ctx.repository.rescan();
+    return [...ctx.repository.entries.values()].map((e) => ({ name: e.source.name, version: e.source.manifest.version, state: e.state, reason: e.reason }));
+  });
+  app.post<{ Params: { name: string } }>('/v2/repository/models/:name/load', { schema: { tags: ['repository'], summary: 'Load (or reload) a model', params } }, async (req) => {
+    try {
+      await ctx.repository.load(req.params.name);
+    } catch (e) {
+      if (e instanceof HttpError) throw e;
+      throw new HttpError(400, `failed to load '${req.params.name}': ${(e as Error).message}`);
+    }
+    return {};
+  });
+  app.post<{ Params: { name: string } }>('/v2/repository/models/:name/unload', { schema: { tags: ['repository'], summary: 'Unload a model after its queued requests finish', params } }, async (req) => {
+    await ctx.repository.unload(req.params.name);
+    return {};
+  });
+}

@@ -1,0 +1,64 @@
+/**
+ * An inference worker thread: one onnxruntime session, one batch at a time. onnxruntime-node's
+ * `session.run` blocks the thread it runs on, so running it here keeps the server's event loop free
+ * for health checks, metrics and new connections. Tensors arrive and leave as transferred buffers.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type * as OrtNode from 'onnxruntime-node';
+import { createSession, type SessionOptions } from '../runtime/index.js';
+import type { WireTensor } from './datatypes.js';
+import type { TypedArray } from '../ir/index.js';
+
+export interface WorkerInit {
+  modelPath: string;
+  session: SessionOptions;
+}
+
+export type ToWorker = { type: 'run'; id: number; inputs: WireTensor[] } | { type: 'close' };
+export type FromWorker =
+  | { type: 'ready'; inputs: { name: string; dtype?: string; shape?: (number | string | null)[] }[]; outputs: { name: string; dtype?: string; shape?: (number | string | null)[] }[] }
+  | { type: 'load-failed'; message: string }
+  | { type: 'result'; id: number; outputs: WireTensor[]; computeMs: number }
+  | { type: 'failed'; id: number; message: string };
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+try {
+  const session = await createSession(init.modelPath, init.session);
+  const ort = session.ortModule;
+  port.on('message', async (m: ToWorker) => {
+    if (m.type === 'close') {
+      await session.release();
+      port.close();
+      return;
+    }
+    try {
+      const feeds: Record<string, OrtNode.Tensor> = {};
+      for (const t of m.inputs) feeds[t.name] = new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.dims);
+      const t0 = performance.now();
+      const result = await session.ort.run(feeds);
+      const computeMs = performance.now() - t0;
+      const outputs: WireTensor[] = [];
+      const transfer = new Set<ArrayBuffer>();
+      for (const name of session.ort.outputNames) {
+        const o = result[name]!;
+        let data = o.data as TypedArray | string[];
+        // onnxruntime may hand back a Float16Array where the runtime has one; the wire carries half-float bits.
+        if (o.type === 'float16' && !(data instanceof Uint16Array)) {
+          const d = data as unknown as TypedArray;
+          data = new Uint16Array(d.buffer, d.byteOffset, d.length);
+        }
+        if (!Array.isArray(data) && data.buffer.byteLength === data.byteLength) transfer.add(data.buffer as ArrayBuffer);
+        outputs.push({ name, dtype: o.type as WireTensor['dtype'], dims: [...o.dims], data });
+      }
+      post({ type: 'result', id: m.id, outputs, computeMs }, [...transfer]);
+    } catch (e) {
+      post({ type: 'failed', id: m.id, message: (e as Error).message.split('\n')[0]! });
+    }
+  });
+  post({ type: 'ready', inputs: session.inputs, outputs: session.outputs });
+} catch (e) {
+  post({ type: 'load-failed', message: (e as Error).message.split('\n')[0]! });
+}
