@@ -48,7 +48,7 @@ export function register(program: Command): void {
       .option('--cache-size <n>', 'response cache entries (0: off)', parseIntOption(0), 0)
       .option('--rate-limit <R/s>', 'requests per client (API key, else IP) per second or minute, e.g. 100/s', parseRate)
       .option('--api-key <key>', 'require this key (Authorization: Bearer KEY or X-API-Key); also read from MODELSHIP_API_KEY')
-      .option('--cors <origin>', "allow browser calls from this origin ('*' for any)")
+      .option('--cors <origins>', "allow browser calls from these origins (comma-separated; '*' for any)")
       .option('--body-limit-mb <n>', 'largest request body in MiB (413 beyond)', parseFloatOption, 64)
       .option('--timeout-ms <ms>', 'longest time to receive a request and to compute its answer', parseIntOption(1), 30_000)
       .option('--drain-timeout-ms <ms>', 'on SIGTERM/SIGINT, how long in-flight requests may take to finish', parseIntOption(0), 10_000)
@@ -67,7 +67,7 @@ export function register(program: Command): void {
           cacheSize: opts.cacheSize,
           rateLimit: opts.rateLimit,
           apiKey: opts.apiKey ?? process.env.MODELSHIP_API_KEY,
-          cors: opts.cors,
+          cors: opts.cors === undefined || opts.cors === '*' ? opts.cors : opts.cors.split(',').map((o) => o.trim()),
           bodyLimit: Math.round(opts.bodyLimitMb * 1024 * 1024),
           requestTimeoutMs: opts.timeoutMs,
           logLevel: opts.logLevel,
