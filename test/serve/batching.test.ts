@@ -1,0 +1,104 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { createServer } from '../../src/serve/index.js';
+import { createSession } from '../../src/runtime/index.js';
+import { Tensor } from '../../src/ir/index.js';
+import { corpusInput, corpusModel, corpusOutput } from './helpers.js';
+
+const images = corpusInput('digits_cnn').data as Float32Array;
+const expected = corpusOutput('digits_cnn').data as Float32Array;
+const servers: FastifyInstance[] = [];
+afterAll(() => Promise.all(servers.map((s) => s.close())));
+
+async function start(opts: Parameters<typeof createServer>[0]): Promise<FastifyInstance> {
+  const app = createServer({ logLevel: false, ...opts });
+  servers.push(app);
+  await app.ready();
+  return app;
+}
+
+const metricValue = (text: string, pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
+
+describe('dynamic batching', () => {
+  it('forms batches under concurrency and gives each client its own rows and id', async () => {
+    const app = await start({ targets: [corpusModel('digits_cnn')], maxBatch: 8, maxQueueDelayMs: 5, instances: 2 });
+    const requests = Array.from({ length: 96 }, (_, k) => {
+      const rows = 1 + (k % 3);
+      const first = (k * 4) % 390;
+      return { k, rows, first };
+    });
+    const answers = await Promise.all(
+      requests.map(({ k, rows, first }) =>
+        app.inject({
+          method: 'POST',
+          url: '/v2/models/model/infer',
+          payload: { id: `req-${k}`, inputs: [{ name: 'image', shape: [rows, 1, 8, 8], datatype: 'FP32', data: Array.from(images.subarray(first * 64, (first + rows) * 64)) }] },
+        }),
+      ),
+    );
+    answers.forEach((res, i) => {
+      const { k, rows, first } = requests[i]!;
+      expect(res.statusCode).toBe(200);
+      const body = res.json();
+      expect(body.id).toBe(`req-${k}`);
+      expect(body.outputs[0].shape).toEqual([rows, 10]);
+      const want = expected.subarray(first * 10, (first + rows) * 10);
+      (body.outputs[0].data as number[]).forEach((v, j) => expect(Math.abs(v - want[j]!)).toBeLessThan(1e-4));
+    });
+    const metrics = (await app.inject('/metrics')).body;
+    const batches = metricValue(metrics, /modelship_batch_size_count\{model="model"\} (\d+)/);
+    const rowsRun = metricValue(metrics, /modelship_batch_size_sum\{model="model"\} (\d+)/);
+    const requestsMerged = metricValue(metrics, /modelship_batch_requests_sum\{model="model"\} (\d+)/);
+    const atMost8 = metricValue(metrics, /modelship_batch_size_bucket\{le="8",model="model"\} (\d+)/);
+    // (Warm-up runs on the instances directly and is not counted.)
+    const traffic = { batches, rows: rowsRun, requests: requestsMerged };
+    expect(traffic.rows).toBe(requests.reduce((n, r) => n + r.rows, 0));
+    expect(traffic.requests).toBe(96);
+    expect(traffic.batches).toBeLessThan(96);
+    expect(atMost8).toBe(batches);
+  });
+
+  it('never mixes requests whose non-batch shapes differ', async () => {
+    const app = await start({ targets: [corpusModel('lstm_tagger')], maxBatch: 16, maxQueueDelayMs: 5 });
+    const session = await createSession(corpusModel('lstm_tagger'));
+    const lengths = [3, 7, 3, 11, 7, 3, 7, 11, 3, 3, 7, 11];
+    const inputs = lengths.map((t, k) => Float32Array.from({ length: t * 40 }, (_, i) => Math.sin(i * 0.37 + k)));
+    const answers = await Promise.all(
+      inputs.map((data, k) =>
+        app.inject({ method: 'POST', url: '/v2/models/model/infer', payload: { inputs: [{ name: 'frames', shape: [1, lengths[k], 40], datatype: 'FP32', data: Array.from(data) }] } }),
+      ),
+    );
+    for (const [k, res] of answers.entries()) {
+      expect(res.statusCode).toBe(200);
+      const out = res.json().outputs[0];
+      expect(out.shape).toEqual([1, lengths[k], 12]);
+      const { tags } = await session.run({ frames: Tensor.from('float32', [1, lengths[k]!, 40], inputs[k]!) });
+      const want = tags!.data as Float32Array;
+      (out.data as number[]).forEach((v, j) => expect(Math.abs(v - want[j]!)).toBeLessThan(1e-4));
+    }
+    await session.release();
+  });
+
+  it('keeps several inference workers correct under sustained load and load/unload cycles', async () => {
+    const app = await start({ targets: [corpusModel('digits_cnn')], maxBatch: 16, instances: 3, warmup: false });
+    for (let wave = 0; wave < 6; wave++) {
+      const answers = await Promise.all(
+        Array.from({ length: 100 }, (_, k) => {
+          const row = (wave * 100 + k) % 397;
+          return app
+            .inject({ method: 'POST', url: '/v2/models/model/infer', payload: { inputs: [{ name: 'image', shape: [1, 1, 8, 8], datatype: 'FP32', data: Array.from(images.subarray(row * 64, row * 64 + 64)) }] } })
+            .then((res) => ({ res, row }));
+        }),
+      );
+      for (const { res, row } of answers) {
+        expect(res.statusCode).toBe(200);
+        expect(Math.abs(res.json().outputs[0].data[3] - expected[row * 10 + 3]!)).toBeLessThan(1e-4);
+      }
+      if (wave % 3 === 1) {
+        expect((await app.inject({ method: 'POST', url: '/v2/repository/models/model/unload' })).statusCode).toBe(200);
+        expect((await app.inject({ method: 'POST', url: '/v2/repository/models/model/load' })).statusCode).toBe(200);
+      }
+    }
+    expect((await app.inject('/metrics')).body).not.toMatch(/modelship_worker_restarts_total\{model="model"\} [1-9]/);
+  });
+});
