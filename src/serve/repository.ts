@@ -56,7 +56,12 @@ function packageSource(dir: string): ServedModelSource {
 /** One model folder or file, or undefined when `p` is neither. */
 function sourceAt(p: string): ServedModelSource | undefined {
   const stat = fs.statSync(p);
-  if (stat.isFile()) return p.endsWith('.onnx') ? plainSource(p, path.basename(p, '.onnx'), p) : undefined;
+  if (stat.isFile()) {
+    if (!p.endsWith('.onnx')) return undefined;
+    // `name/model.onnx` is named after its folder.
+    const base = path.basename(p, '.onnx');
+    return plainSource(p, base === 'model' ? path.basename(path.dirname(path.resolve(p))) : base, p);
+  }
   if (isPackageDir(p)) return packageSource(p);
   const model = path.join(p, 'model.onnx');
   return fs.existsSync(model) ? plainSource(model, path.basename(path.resolve(p)), p) : undefined;

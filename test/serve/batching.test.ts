@@ -31,7 +31,7 @@ describe('dynamic batching', () => {
       requests.map(({ k, rows, first }) =>
         app.inject({
           method: 'POST',
-          url: '/v2/models/model/infer',
+          url: '/v2/models/digits_cnn/infer',
           payload: { id: `req-${k}`, inputs: [{ name: 'image', shape: [rows, 1, 8, 8], datatype: 'FP32', data: Array.from(images.subarray(first * 64, (first + rows) * 64)) }] },
         }),
       ),
@@ -46,10 +46,10 @@ describe('dynamic batching', () => {
       (body.outputs[0].data as number[]).forEach((v, j) => expect(Math.abs(v - want[j]!)).toBeLessThan(1e-4));
     });
     const metrics = (await app.inject('/metrics')).body;
-    const batches = metricValue(metrics, /modelship_batch_size_count\{model="model"\} (\d+)/);
-    const rowsRun = metricValue(metrics, /modelship_batch_size_sum\{model="model"\} (\d+)/);
-    const requestsMerged = metricValue(metrics, /modelship_batch_requests_sum\{model="model"\} (\d+)/);
-    const atMost8 = metricValue(metrics, /modelship_batch_size_bucket\{le="8",model="model"\} (\d+)/);
+    const batches = metricValue(metrics, /modelship_batch_size_count\{model="digits_cnn"\} (\d+)/);
+    const rowsRun = metricValue(metrics, /modelship_batch_size_sum\{model="digits_cnn"\} (\d+)/);
+    const requestsMerged = metricValue(metrics, /modelship_batch_requests_sum\{model="digits_cnn"\} (\d+)/);
+    const atMost8 = metricValue(metrics, /modelship_batch_size_bucket\{le="8",model="digits_cnn"\} (\d+)/);
     // (Warm-up runs on the instances directly and is not counted.)
     const traffic = { batches, rows: rowsRun, requests: requestsMerged };
     expect(traffic.rows).toBe(requests.reduce((n, r) => n + r.rows, 0));
@@ -65,7 +65,7 @@ describe('dynamic batching', () => {
     const inputs = lengths.map((t, k) => Float32Array.from({ length: t * 40 }, (_, i) => Math.sin(i * 0.37 + k)));
     const answers = await Promise.all(
       inputs.map((data, k) =>
-        app.inject({ method: 'POST', url: '/v2/models/model/infer', payload: { inputs: [{ name: 'frames', shape: [1, lengths[k], 40], datatype: 'FP32', data: Array.from(data) }] } }),
+        app.inject({ method: 'POST', url: '/v2/models/lstm_tagger/infer', payload: { inputs: [{ name: 'frames', shape: [1, lengths[k], 40], datatype: 'FP32', data: Array.from(data) }] } }),
       ),
     );
     for (const [k, res] of answers.entries()) {
@@ -86,7 +86,7 @@ describe('dynamic batching', () => {
         Array.from({ length: 100 }, (_, k) => {
           const row = (wave * 100 + k) % 397;
           return app
-            .inject({ method: 'POST', url: '/v2/models/model/infer', payload: { inputs: [{ name: 'image', shape: [1, 1, 8, 8], datatype: 'FP32', data: Array.from(images.subarray(row * 64, row * 64 + 64)) }] } })
+            .inject({ method: 'POST', url: '/v2/models/digits_cnn/infer', payload: { inputs: [{ name: 'image', shape: [1, 1, 8, 8], datatype: 'FP32', data: Array.from(images.subarray(row * 64, row * 64 + 64)) }] } })
             .then((res) => ({ res, row }));
         }),
       );
@@ -95,10 +95,10 @@ describe('dynamic batching', () => {
         expect(Math.abs(res.json().outputs[0].data[3] - expected[row * 10 + 3]!)).toBeLessThan(1e-4);
       }
       if (wave % 3 === 1) {
-        expect((await app.inject({ method: 'POST', url: '/v2/repository/models/model/unload' })).statusCode).toBe(200);
-        expect((await app.inject({ method: 'POST', url: '/v2/repository/models/model/load' })).statusCode).toBe(200);
+        expect((await app.inject({ method: 'POST', url: '/v2/repository/models/digits_cnn/unload' })).statusCode).toBe(200);
+        expect((await app.inject({ method: 'POST', url: '/v2/repository/models/digits_cnn/load' })).statusCode).toBe(200);
       }
     }
-    expect((await app.inject('/metrics')).body).not.toMatch(/modelship_worker_restarts_total\{model="model"\} [1-9]/);
+    expect((await app.inject('/metrics')).body).not.toMatch(/modelship_worker_restarts_total\{model="digits_cnn"\} [1-9]/);
   });
 });
