@@ -8,7 +8,7 @@ import { VERSION } from '../version.js';
 
 const PAGE = /* html */ `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>modelship serve</title>
+<title>modelship serve</title><link rel="icon" href="data:,">
 <style>
 :root{font-family:system-ui,sans-serif;color:#1b2330;background:#f5f7fa}
 body{margin:0 auto;max-width:980px;padding:1.5rem}
