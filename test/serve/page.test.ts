@@ -53,7 +53,7 @@ it('shows the models, predicts from the feature form and an uploaded image, with
     expect(await digits.locator('.result .row').count()).toBe(3);
 
     // Live figures come from the statistics endpoint, refreshed every 2 s.
-    await page.waitForFunction(() => document.querySelector('.model[data-name="quality"] .f-req')?.textContent === '1', undefined, { timeout: 5000 });
+    await quality.locator('.f-req', { hasText: /^1$/ }).waitFor({ timeout: 5000 });
     expect(await page.locator('#health').textContent()).toBe('ready');
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(fs.statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
