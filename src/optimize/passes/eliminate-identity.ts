@@ -1,0 +1,34 @@
+import { getInt, type Graph, type Node } from '../../ir/index.js';
+import { isOp, type Pass, type PassContext } from '../pass.js';
+import { bypassNode, constantOf, isUsed } from '../rewrite.js';
+
+/** Dropout is the identity at inference: no training flag set, and its mask output unused. */
+function isInferenceDropout(g: Graph, node: Node, opset: number): boolean {
+  const mask = node.outputs[1];
+  if (mask && isUsed(g, mask)) return false;
+  if (opset < 7) return getInt(node, 'is_test', 0) === 1;
+  const training = node.inputs[2];
+  if (!training) return true;
+  const flag = constantOf(g, training);
+  return flag !== undefined && flag.size === 1 && Number((flag.data as ArrayLike<number>)[0]) === 0;
+}
+
+/** Removes Identity nodes, and Dropout nodes that are the identity at inference. */
+export const eliminateIdentity: Pass = {
+  name: 'eliminate-identity',
+  description: 'remove Identity, and Dropout in inference mode',
+  run(g: Graph, ctx: PassContext): number {
+    let changes = 0;
+    for (const node of [...g.nodes]) {
+      const out = node.outputs[0];
+      const src = node.inputs[0];
+      if (!out || !src) continue;
+      const removable = isOp(node, 'Identity') || (isOp(node, 'Dropout') && isInferenceDropout(g, node, ctx.opset()));
+      if (removable && bypassNode(g, node, out, src)) {
+        changes++;
+        ctx.record(`removed ${node.opType}`);
+      }
+    }
+    return changes;
+  },
+};
