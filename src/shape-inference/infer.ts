@@ -123,8 +123,26 @@ function inferGraph(model: Model, g: Graph, parent: Scope | undefined, scopes: M
       if (value) scope.values.set(name, value);
       if (write && inferred && type) writeType(g, name, type, isRoot);
     });
+    if (write) typeBodyInputs(node, ctx);
     for (const sg of subgraphsOf(node)) inferGraph(model, sg, scope, scopes, info, write);
   }
+}
+
+/**
+ * Loop and Scan bodies may leave their inputs untyped (the owner fixes them); the element types
+ * follow from the owner's inputs, so they are filled in (shape left open: it may vary per iteration).
+ */
+function typeBodyInputs(node: Node, ctx: InferContext): void {
+  if (!isDefaultDomain(node.domain)) return;
+  const body = node.attributes.find((a) => a.name === 'body' && a.type === 'graph')?.value as Graph | undefined;
+  if (!body) return;
+  let dtypes: (DType | undefined)[];
+  if (node.opType === 'Loop') dtypes = ['int64', 'bool', ...node.inputs.slice(2).map((_, i) => ctx.dtype(i + 2))];
+  else if (node.opType === 'Scan' && ctx.opset >= 9) dtypes = node.inputs.map((_, i) => ctx.dtype(i));
+  else return;
+  body.inputs.forEach((v, i) => {
+    if (!v.type && dtypes[i]) v.type = { kind: 'tensor', dtype: dtypes[i]! };
+  });
 }
 
 function writeType(g: Graph, name: string, type: TypeInfo, isRoot: boolean): void {

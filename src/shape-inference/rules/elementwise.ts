@@ -1,4 +1,4 @@
-import { dtypeFromCode, isDType, type Dim, type DType } from '../../ir/index.js';
+import { dtypeFromCode, getString, isDType, type Dim, type DType, type Node } from '../../ir/index.js';
 import type { InferContext } from '../context.js';
 import { broadcastShapes } from '../dims.js';
 import type { Rule } from './types.js';
@@ -58,11 +58,11 @@ const VALUE_OPS: Record<string, { op: (a: number, b: number) => number; identity
 };
 
 /** Cast's `to`: an ONNX type code (opset 6+) or a type name string (opset 1). */
-export function castTarget(c: InferContext): DType | undefined {
-  const a = c.node.attributes.find((x) => x.name === 'to');
+export function castTarget(node: Node): DType | undefined {
+  const a = node.attributes.find((x) => x.name === 'to');
   if (a?.type === 'int') return dtypeFromCode(a.value);
   if (a?.type === 'string') {
-    const name = c.attrString('to', '').toLowerCase();
+    const name = getString(node, 'to', '').toLowerCase();
     const alias: Record<string, DType> = { float: 'float32', double: 'float64', half: 'float16' };
     const d = alias[name] ?? name;
     return isDType(d) ? d : undefined;
@@ -88,7 +88,7 @@ export const elementwiseRules: Record<string, Rule> = {
   PRelu: (c) => c.set(0, c.dtype(0), c.shape(0)),
   Where: (c) => c.set(0, c.dtype(1), broadcastInputs(c, [0, 1, 2])),
   Cast: (c) => {
-    const to = castTarget(c);
+    const to = castTarget(c.node);
     c.set(0, to, c.shape(0));
     if (to === 'int64' || to === 'int32') c.setValue(0, c.value(0));
   },
