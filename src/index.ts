@@ -9,4 +9,6 @@ export * from './data/index.js';
 export { inspectModel, profileModel, type InspectReport, type ModelProfile, type ModelFamily } from './inspect/index.js';
 export * from './testcases/index.js';
 export { buildExampleModel, writeExample } from './examples/index.js';
+export * from './optimize/index.js';
+export * from './shape-inference/index.js';
 export { VERSION } from './version.js';
