@@ -40,6 +40,60 @@ export function bypassNode(g: Graph, node: Node, out: string, src: string): bool
   return true;
 }
 
+export interface Bypass {
+  node: Node;
+  /** The node's output that goes away… */
+  out: string;
+  /** …and the value that carries the same contents. */
+  src: string;
+}
+
+/** Rewrites every read of a substituted name, in `g` and its subgraphs (where a name a subgraph defines itself is its own). */
+export function substituteInputs(g: Graph, resolve: (name: string) => string, shadowed: ReadonlySet<string> = new Set()): void {
+  const mapped = (name: string) => (name && !shadowed.has(name) ? resolve(name) : name);
+  for (const node of g.nodes) {
+    node.inputs = node.inputs.map(mapped);
+    for (const sg of subgraphsOf(node)) {
+      const own = new Set([...shadowed, ...sg.inputs.map((v) => v.name), ...sg.initializers.keys(), ...sg.nodes.flatMap((n) => n.outputs)]);
+      substituteInputs(sg, resolve, own);
+      for (const o of sg.outputs) if (!own.has(o.name)) o.name = resolve(o.name);
+    }
+  }
+  g.invalidate();
+}
+
+/**
+ * Many bypasses at once (see bypassNode): one sweep over the graph instead of one per node, which
+ * keeps removing thousands of Identity nodes linear. Chains (an Identity of an Identity) resolve
+ * to their first source. Returns the nodes actually removed.
+ */
+export function bypassNodes(g: Graph, bypasses: Bypass[]): Node[] {
+  const subst = new Map<string, string>();
+  const removed = new Set<Node>();
+  const renames: Bypass[] = [];
+  const hasSubgraphs = g.nodes.some((n) => subgraphsOf(n).length);
+  for (const b of bypasses) {
+    if (hasSubgraphs && definedInSubgraphs(g, b.src)) continue;
+    if (g.isGraphOutput(b.out)) renames.push(b);
+    else {
+      subst.set(b.out, b.src);
+      removed.add(b.node);
+    }
+  }
+  const resolve = (name: string): string => {
+    let n = name;
+    for (let hops = 0; subst.has(n) && hops <= subst.size; hops++) n = subst.get(n)!;
+    return n;
+  };
+  if (removed.size) {
+    g.nodes = g.nodes.filter((n) => !removed.has(n));
+    for (const name of subst.keys()) g.valueInfo.delete(name);
+    substituteInputs(g, resolve);
+  }
+  for (const b of renames) if (bypassNode(g, b.node, b.out, resolve(b.src))) removed.add(b.node);
+  return [...removed];
+}
+
 /**
  * Makes value `name` (an output of `node`) a constant: the tensor becomes an initializer under the
  * same name and the node's output slot gets a fresh, unused name (dead-code elimination removes

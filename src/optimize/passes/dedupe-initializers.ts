@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Graph, Tensor } from '../../ir/index.js';
 import type { Pass, PassContext } from '../pass.js';
-import { definedInSubgraphs } from '../rewrite.js';
+import { definedInSubgraphs, substituteInputs } from '../rewrite.js';
 
 function contentHash(t: Tensor): string {
   const h = createHash('sha1');
@@ -29,7 +29,7 @@ export const dedupeInitializers: Pass = {
       if (list) list.push(name);
       else byShape.set(key, [name]);
     }
-    let changes = 0;
+    const subst = new Map<string, string>();
     for (const names of byShape.values()) {
       if (names.length < 2) continue;
       const firstByHash = new Map<string, string>();
@@ -42,13 +42,13 @@ export const dedupeInitializers: Pass = {
           continue;
         }
         if (!sameContent(g.initializers.get(keep)!, t) || definedInSubgraphs(g, keep)) continue;
-        g.replaceAllUses(name, keep);
+        subst.set(name, keep);
         g.initializers.delete(name);
         g.valueInfo.delete(name);
-        changes++;
-        ctx.record('merged duplicate initializer');
       }
     }
-    return changes;
+    if (subst.size) substituteInputs(g, (n) => subst.get(n) ?? n);
+    ctx.record('merged duplicate initializer', subst.size);
+    return subst.size;
   },
 };

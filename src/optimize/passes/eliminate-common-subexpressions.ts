@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { subgraphsOf, topologicalOrder, type Attribute, type Graph, type Node } from '../../ir/index.js';
 import { isDefaultDomain } from '../../shape-inference/index.js';
 import { NONDETERMINISTIC, type Pass, type PassContext } from '../pass.js';
-import { definedInSubgraphs } from '../rewrite.js';
+import { definedInSubgraphs, substituteInputs } from '../rewrite.js';
 
 function attributeKey(a: Attribute): string {
   switch (a.type) {
@@ -28,11 +28,14 @@ export const eliminateCommonSubexpressions: Pass = {
   description: 'merge nodes that compute the same op on the same inputs with the same attributes',
   run(g: Graph, ctx: PassContext): number {
     const seen = new Map<string, Node>();
-    let changes = 0;
+    // Outputs of merged nodes → the first node's outputs; keys read inputs through it, so merges cascade.
+    const subst = new Map<string, string>();
+    const resolve = (name: string) => subst.get(name) ?? name;
+    const removed = new Set<Node>();
     for (const node of topologicalOrder(g)) {
       if (!isDefaultDomain(node.domain) || NONDETERMINISTIC.has(node.opType) || subgraphsOf(node).length) continue;
       const attrs = node.attributes.map(attributeKey).sort().join('|');
-      const key = `${node.opType}(${node.inputs.join(',')})#${node.outputs.length}{${attrs}}`;
+      const key = `${node.opType}(${node.inputs.map(resolve).join(',')})#${node.outputs.length}{${attrs}}`;
       const first = seen.get(key);
       if (!first) {
         seen.set(key, node);
@@ -40,11 +43,15 @@ export const eliminateCommonSubexpressions: Pass = {
       }
       const pairs = node.outputs.map((o, i) => [o, first.outputs[i]!] as const).filter(([o]) => o);
       if (pairs.some(([o, keep]) => !keep || g.isGraphOutput(o) || definedInSubgraphs(g, keep))) continue;
-      g.removeNode(node);
-      for (const [o, keep] of pairs) g.replaceAllUses(o, keep);
-      changes++;
+      for (const [o, keep] of pairs) subst.set(o, keep);
+      removed.add(node);
       ctx.record(`merged duplicate ${node.opType}`);
     }
-    return changes;
+    if (removed.size) {
+      g.nodes = g.nodes.filter((n) => !removed.has(n));
+      for (const name of subst.keys()) g.valueInfo.delete(name);
+      substituteInputs(g, resolve);
+    }
+    return removed.size;
   },
 };

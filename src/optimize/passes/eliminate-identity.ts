@@ -1,6 +1,6 @@
 import { getInt, type Graph, type Node } from '../../ir/index.js';
 import { isOp, type Pass, type PassContext } from '../pass.js';
-import { bypassNode, constantOf, isUsed } from '../rewrite.js';
+import { bypassNodes, constantOf, isUsed, type Bypass } from '../rewrite.js';
 
 /** Dropout is the identity at inference: no training flag set, and its mask output unused. */
 function isInferenceDropout(g: Graph, node: Node, opset: number): boolean {
@@ -18,17 +18,15 @@ export const eliminateIdentity: Pass = {
   name: 'eliminate-identity',
   description: 'remove Identity, and Dropout in inference mode',
   run(g: Graph, ctx: PassContext): number {
-    let changes = 0;
-    for (const node of [...g.nodes]) {
+    const candidates: Bypass[] = [];
+    for (const node of g.nodes) {
       const out = node.outputs[0];
       const src = node.inputs[0];
       if (!out || !src) continue;
-      const removable = isOp(node, 'Identity') || (isOp(node, 'Dropout') && isInferenceDropout(g, node, ctx.opset()));
-      if (removable && bypassNode(g, node, out, src)) {
-        changes++;
-        ctx.record(`removed ${node.opType}`);
-      }
+      if (isOp(node, 'Identity') || (isOp(node, 'Dropout') && isInferenceDropout(g, node, ctx.opset()))) candidates.push({ node, out, src });
     }
-    return changes;
+    const removed = bypassNodes(g, candidates);
+    for (const node of removed) ctx.record(`removed ${node.opType}`);
+    return removed.length;
   },
 };

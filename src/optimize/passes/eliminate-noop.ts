@@ -2,7 +2,7 @@ import { getInts, type DType, type Graph, type Node } from '../../ir/index.js';
 import { sameDim } from '../../shape-inference/dims.js';
 import { castTarget } from '../../shape-inference/rules/elementwise.js';
 import { isOp, type Pass, type PassContext } from '../pass.js';
-import { bypassNode } from '../rewrite.js';
+import { bypassNodes, type Bypass } from '../rewrite.js';
 
 const INTS: DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64'];
 const FLOATS: DType[] = ['float16', 'bfloat16', 'float32', 'float64'];
@@ -61,14 +61,13 @@ export const eliminateNoop: Pass = {
   name: 'eliminate-noop',
   description: 'remove no-op Cast (same type, or a lossless round trip), identity Transpose, and Reshape/Flatten/Squeeze/Unsqueeze/Expand to the same shape',
   run(g: Graph, ctx: PassContext): number {
-    let changes = 0;
-    for (const node of [...g.nodes]) {
+    const candidates: (Bypass & { why: string })[] = [];
+    for (const node of g.nodes) {
       const noop = noopSource(g, node, ctx);
-      if (noop && bypassNode(g, node, node.outputs[0]!, noop.src)) {
-        changes++;
-        ctx.record(noop.why);
-      }
+      if (noop) candidates.push({ node, out: node.outputs[0]!, src: noop.src, why: noop.why });
     }
-    return changes;
+    const removed = new Set(bypassNodes(g, candidates));
+    for (const c of candidates) if (removed.has(c.node)) ctx.record(c.why);
+    return removed.size;
   },
 };

@@ -4,6 +4,7 @@
  * Arithmetic is done in float64 and rounded once to the weights' type.
  */
 import { attr, getFloat, getInt, setAttribute, type Graph, type Node, type Tensor } from '../../ir/index.js';
+import type { ShapeInfo } from '../../shape-inference/index.js';
 import { FLOAT_TYPES, fromFloat64, toFloat64 } from '../float-tensors.js';
 import { isOp, type Pass, type PassContext } from '../pass.js';
 import { constantOf, soleConsumer } from '../rewrite.js';
@@ -60,25 +61,32 @@ function constantWeights(g: Graph, node: Node, w: number, b: number): { weight: 
   return bias && FLOAT_TYPES.has(bias.dtype) ? { weight, bias } : undefined;
 }
 
-/** Folds into Conv / ConvTranspose; returns false when the layout does not match. */
-function foldIntoConv(g: Graph, conv: Node, affine: Affine): boolean {
+/** Edits that fold one BatchNormalization, planned with every lookup done up front. */
+interface Fold {
+  into: string;
+  /** Rewrites the producer's weights; returns true when the BatchNormalization node itself must go. */
+  apply(): boolean;
+}
+
+/** Folding into Conv / ConvTranspose; undefined when the layout does not match. */
+function planConv(g: Graph, conv: Node, affine: Affine): Fold | undefined {
   const wb = constantWeights(g, conv, 1, 2);
-  if (!wb) return false;
+  if (!wb) return undefined;
   const { weight, bias } = wb;
   const channels = affine.factor.length;
   const dims = weight.dims;
-  if (dims.length < 3) return false;
+  if (dims.length < 3 || (bias && bias.size !== channels)) return undefined;
   const spatial = dims.slice(2).reduce((a, b) => a * b, 1);
   let channelOf: (i: number) => number;
   if (conv.opType === 'Conv') {
-    if (dims[0] !== channels) return false;
+    if (dims[0] !== channels) return undefined;
     const perChannel = weight.size / channels;
     channelOf = (i) => Math.floor(i / perChannel);
   } else {
     // ConvTranspose weights are [C_in, M/group, k…]; output channel = group·(M/group) + m.
     const group = getInt(conv, 'group', 1);
     const [cin, mPerGroup] = [dims[0]!, dims[1]!];
-    if (mPerGroup * group !== channels || cin % group !== 0) return false;
+    if (mPerGroup * group !== channels || cin % group !== 0) return undefined;
     const cinPerGroup = cin / group;
     channelOf = (i) => {
       const m = Math.floor(i / spatial) % mPerGroup;
@@ -86,40 +94,46 @@ function foldIntoConv(g: Graph, conv: Node, affine: Affine): boolean {
       return Math.floor(c / cinPerGroup) * mPerGroup + m;
     };
   }
-  if (bias && bias.size !== channels) return false;
-  const newWeight = scaleWeights(g, weight, channelOf, affine.factor);
-  const newBias = foldedBias(g, bias, weight, affine, conv.inputs[2] || `${conv.name}_bias`);
-  g.setNodeInput(conv, 1, newWeight.name);
-  g.setNodeInput(conv, 2, newBias.name);
-  return true;
+  return {
+    into: conv.opType,
+    apply: () => {
+      const biasName = conv.inputs[2] || `${conv.name}_bias`;
+      conv.inputs[1] = scaleWeights(g, weight, channelOf, affine.factor).name;
+      conv.inputs[2] = foldedBias(g, bias, weight, affine, biasName).name;
+      return true;
+    },
+  };
 }
 
-/** Folds into Gemm (Y = αA·B + βC, channels are the columns of Y). */
-function foldIntoGemm(g: Graph, gemm: Node, affine: Affine): boolean {
+/** Folding into Gemm (Y = αA·B + βC, channels are the columns of Y). */
+function planGemm(g: Graph, gemm: Node, affine: Affine): Fold | undefined {
   const wb = constantWeights(g, gemm, 1, 2);
-  if (!wb || wb.weight.dims.length !== 2) return false;
+  if (!wb || wb.weight.dims.length !== 2) return undefined;
   const { weight, bias } = wb;
   const channels = affine.factor.length;
   const transB = getInt(gemm, 'transB', 0) === 1;
   const [rows, cols] = weight.dims as [number, number];
-  if ((transB ? rows : cols) !== channels) return false;
+  if ((transB ? rows : cols) !== channels) return undefined;
   // C must be one value per column (or a scalar) to stay a per-channel bias.
-  if (bias && !(bias.size === 1 || (bias.size === channels && bias.dims[bias.dims.length - 1] === channels))) return false;
-  const beta = getFloat(gemm, 'beta', 1);
-  const c = bias ? toFloat64(bias) : undefined;
-  const scaledC = new Float64Array(channels);
-  for (let j = 0; j < channels; j++) scaledC[j] = c ? beta * c[c.length === 1 ? 0 : j]! : 0;
-  const newWeight = scaleWeights(g, weight, transB ? (i) => Math.floor(i / cols) : (i) => i % cols, affine.factor);
-  const cTensor = fromFloat64(bias?.dtype ?? weight.dtype, [channels], scaledC, '');
-  const newBias = foldedBias(g, cTensor, weight, affine, gemm.inputs[2] || `${gemm.name}_bias`);
-  g.setNodeInput(gemm, 1, newWeight.name);
-  g.setNodeInput(gemm, 2, newBias.name);
-  setAttribute(gemm, attr.float('beta', 1));
-  return true;
+  if (bias && !(bias.size === 1 || (bias.size === channels && bias.dims[bias.dims.length - 1] === channels))) return undefined;
+  return {
+    into: 'Gemm',
+    apply: () => {
+      const beta = getFloat(gemm, 'beta', 1);
+      const c = bias ? toFloat64(bias) : undefined;
+      const scaledC = new Float64Array(channels);
+      for (let j = 0; j < channels; j++) scaledC[j] = c ? beta * c[c.length === 1 ? 0 : j]! : 0;
+      const biasName = gemm.inputs[2] || `${gemm.name}_bias`;
+      gemm.inputs[1] = scaleWeights(g, weight, transB ? (i) => Math.floor(i / cols) : (i) => i % cols, affine.factor).name;
+      gemm.inputs[2] = foldedBias(g, fromFloat64(bias?.dtype ?? weight.dtype, [channels], scaledC, ''), weight, affine, biasName).name;
+      setAttribute(gemm, attr.float('beta', 1));
+      return true;
+    },
+  };
 }
 
-/** Columns-scaled copy of a constant [K, N] MatMul weight, or undefined. */
-function matmulWeight(g: Graph, matmul: Node, shapes: ReturnType<PassContext['shapes']>, channels: number): Tensor | undefined {
+/** A constant [K, N] MatMul weight whose columns are the channels, for a 2-D product. */
+function matmulWeight(g: Graph, matmul: Node, shapes: ShapeInfo, channels: number): Tensor | undefined {
   const w = matmul.inputs[1] ? constantOf(g, matmul.inputs[1]) : undefined;
   const a = shapes.shape(g, matmul.inputs[0]!);
   // BatchNormalization normalizes axis 1: that is the MatMul's column axis only for 2-D products.
@@ -127,56 +141,75 @@ function matmulWeight(g: Graph, matmul: Node, shapes: ReturnType<PassContext['sh
   return w;
 }
 
+/** Folding into MatMul + Add(bias): scale the weight's columns, fold the bias. */
+function planMatmulAdd(g: Graph, add: Node, affine: Affine, shapes: ShapeInfo): Fold | undefined {
+  const slot = add.inputs.findIndex((i) => isOp(g.producer(i), 'MatMul') && soleConsumer(g, i) === add);
+  if (slot < 0 || add.inputs.length !== 2) return undefined;
+  const matmul = g.producer(add.inputs[slot]!)!;
+  const bias = constantOf(g, add.inputs[1 - slot]!);
+  const w = matmulWeight(g, matmul, shapes, affine.factor.length);
+  if (!w || !bias || !FLOAT_TYPES.has(bias.dtype) || bias.size !== affine.factor.length || bias.dims[bias.dims.length - 1] !== bias.size) return undefined;
+  return {
+    into: 'MatMul+Add',
+    apply: () => {
+      matmul.inputs[1] = scaleWeights(g, w, (i) => i % w.dims[1]!, affine.factor).name;
+      add.inputs[1 - slot] = foldedBias(g, bias, w, affine, add.inputs[1 - slot]!).name;
+      return true;
+    },
+  };
+}
+
+/** A bare 2-D MatMul has no bias to absorb the shift: the BatchNormalization becomes an Add of it. */
+function planMatmul(g: Graph, matmul: Node, bn: Node, affine: Affine, shapes: ShapeInfo): Fold | undefined {
+  const w = matmulWeight(g, matmul, shapes, affine.factor.length);
+  if (!w) return undefined;
+  return {
+    into: 'MatMul (+Add)',
+    apply: () => {
+      matmul.inputs[1] = scaleWeights(g, w, (i) => i % w.dims[1]!, affine.factor).name;
+      const shift = foldedBias(g, undefined, w, affine, `${bn.name || 'batchnorm'}_shift`);
+      bn.opType = 'Add';
+      bn.inputs = [bn.inputs[0]!, shift.name];
+      bn.attributes = [];
+      return false;
+    },
+  };
+}
+
 export const foldBatchNorm: Pass = {
   name: 'fold-batchnorm',
   description: 'fold inference BatchNormalization into a preceding Conv, ConvTranspose, Gemm, or 2-D MatMul(+Add)',
   run(g: Graph, ctx: PassContext): number {
-    let changes = 0;
-    for (const bn of [...g.nodes]) {
+    // Plan every fold first, then edit: lookups never see a half-edited graph, and the graph's index is rebuilt once.
+    const plans: { bn: Node; producer: Node; fold: Fold }[] = [];
+    for (const bn of g.nodes) {
       if (!isOp(bn, 'BatchNormalization') || !bn.inputs[0] || !bn.outputs[0]) continue;
       const x = bn.inputs[0];
       const producer = g.producer(x);
       if (!producer || soleConsumer(g, x) !== bn || producer.outputs[0] !== x) continue;
       const affine = batchNormAffine(g, bn, ctx.opset());
       if (!affine) continue;
-      let folded = false;
-      let into = producer.opType;
-      if (isOp(producer, 'Conv', 'ConvTranspose')) folded = foldIntoConv(g, producer, affine);
-      else if (isOp(producer, 'Gemm') && ctx.opset() >= 7) folded = foldIntoGemm(g, producer, affine);
-      else if (isOp(producer, 'Add')) {
-        // MatMul + Add(bias): scale the weight's columns, fold the bias.
-        const mmSlot = producer.inputs.findIndex((i) => isOp(g.producer(i), 'MatMul') && soleConsumer(g, i) === producer);
-        const matmul = mmSlot >= 0 ? g.producer(producer.inputs[mmSlot]!)! : undefined;
-        const bias = mmSlot >= 0 ? constantOf(g, producer.inputs[1 - mmSlot]!) : undefined;
-        const w = matmul && matmulWeight(g, matmul, ctx.shapes(), affine.factor.length);
-        if (matmul && w && bias && FLOAT_TYPES.has(bias.dtype) && bias.size === affine.factor.length && bias.dims[bias.dims.length - 1] === bias.size) {
-          g.setNodeInput(matmul, 1, scaleWeights(g, w, (i) => i % w.dims[1]!, affine.factor).name);
-          g.setNodeInput(producer, 1 - mmSlot, foldedBias(g, bias, w, affine, producer.inputs[1 - mmSlot]!).name);
-          folded = true;
-          into = 'MatMul+Add';
-        }
-      } else if (isOp(producer, 'MatMul')) {
-        const w = matmulWeight(g, producer, ctx.shapes(), affine.factor.length);
-        if (w) {
-          // No bias to absorb the shift: the BatchNormalization becomes an Add.
-          g.setNodeInput(producer, 1, scaleWeights(g, w, (i) => i % w.dims[1]!, affine.factor).name);
-          const shift = foldedBias(g, undefined, w, affine, `${bn.name || 'batchnorm'}_shift`);
-          g.replaceNode(bn, [{ opType: 'Add', inputs: [x, shift.name], outputs: [bn.outputs[0]], name: bn.name }]);
-          changes++;
-          ctx.record('folded BatchNormalization into MatMul (+Add)');
-          continue;
-        }
-      }
-      if (!folded) continue;
-      // The linear op now produces BN's output directly (keeping a graph output's name).
-      const y = bn.outputs[0];
-      g.removeNode(bn);
-      producer.outputs[0] = y;
-      g.valueInfo.delete(x);
-      g.invalidate();
-      changes++;
-      ctx.record(`folded BatchNormalization into ${into}`);
+      let fold: Fold | undefined;
+      if (isOp(producer, 'Conv', 'ConvTranspose')) fold = planConv(g, producer, affine);
+      else if (isOp(producer, 'Gemm') && ctx.opset() >= 7) fold = planGemm(g, producer, affine);
+      else if (isOp(producer, 'Add')) fold = planMatmulAdd(g, producer, affine, ctx.shapes());
+      else if (isOp(producer, 'MatMul')) fold = planMatmul(g, producer, bn, affine, ctx.shapes());
+      if (fold) plans.push({ bn, producer, fold });
     }
-    return changes;
+    const removed = new Set<Node>();
+    for (const { bn, producer, fold } of plans) {
+      if (fold.apply()) {
+        // The linear op now produces BN's output directly (keeping a graph output's name).
+        g.valueInfo.delete(producer.outputs[0]!);
+        producer.outputs[0] = bn.outputs[0]!;
+        removed.add(bn);
+      }
+      ctx.record(`folded BatchNormalization into ${fold.into}`);
+    }
+    if (plans.length) {
+      g.nodes = g.nodes.filter((n) => !removed.has(n));
+      g.invalidate();
+    }
+    return plans.length;
   },
 };
