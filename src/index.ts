@@ -11,4 +11,6 @@ export * from './testcases/index.js';
 export { buildExampleModel, writeExample } from './examples/index.js';
 export * from './package/index.js';
 export * from './serve/index.js';
+export * from './optimize/index.js';
+export * from './shape-inference/index.js';
 export { VERSION } from './version.js';
