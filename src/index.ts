@@ -9,5 +9,7 @@ export * from './data/index.js';
 export { inspectModel, profileModel, type InspectReport, type ModelProfile, type ModelFamily } from './inspect/index.js';
 export * from './testcases/index.js';
 export * from './validate/index.js';
+export * from './bench/index.js';
+export * from './report/index.js';
 export { buildExampleModel, writeExample } from './examples/index.js';
 export { VERSION } from './version.js';
