@@ -19,15 +19,18 @@ import { MemoryTracker, type MemoryReport } from './memory.js';
 import { ortFeeds, QUIET } from './feeds.js';
 import { tinyIdentityModel } from '../runtime/probe.js';
 
-/** A model to bench: a path, bytes or IR model, optionally with a display name. */
-export type BenchInput = ModelLike | { name: string; model: ModelLike };
+/**
+ * A model to bench: a path, bytes or IR model, or one with a display name and its own runtime (so the
+ * same model on node and on wasm can be measured interleaved and compared).
+ */
+export type BenchInput = ModelLike | { name: string; model: ModelLike; runtime?: RuntimeName };
 
 export interface BenchOptions {
-  /** node (default), wasm (onnxruntime-web, single-threaded) or cuda. */
+  /** node (default), wasm (onnxruntime-web, single-threaded) or cuda, for models that do not name their own. */
   runtime?: RuntimeName;
   /** Batch sizes to sweep (symbolic batch dimension; default [1]). */
   batches?: number[];
-  /** Intra-op thread counts to sweep (default: onnxruntime's own choice). */
+  /** Intra-op thread counts to sweep (default: onnxruntime's own choice); the WASM runtime ignores them. */
   threads?: number[];
   /** Measured calls per model and configuration (overrides durationS). */
   iterations?: number;
@@ -53,6 +56,7 @@ export interface BenchOptions {
 
 export interface BenchModelInfo {
   name: string;
+  runtime: RuntimeName;
   path?: string;
   sizeBytes: number;
   inputs: { name: string; dtype: string; shape: (number | string | null)[] }[];
@@ -108,7 +112,8 @@ export interface BenchEnvironment {
 }
 
 export interface BenchResult {
-  runtime: RuntimeName;
+  /** The runtimes of the models, in order of first use. */
+  runtimes: RuntimeName[];
   environment: BenchEnvironment;
   settings: { batches: number[]; threads: (number | null)[]; warmup: number; iterations?: number; durationS?: number; seed: number; order: 'interleaved, rotated each round' };
   models: BenchModelInfo[];
@@ -127,6 +132,7 @@ interface LoadedModel {
 const require = createRequire(import.meta.url);
 
 function ortVersion(runtime: RuntimeName): string {
+  // cuda runs on onnxruntime-node.
   const pkg = runtime === 'wasm' ? 'onnxruntime-web' : 'onnxruntime-node';
   try {
     let dir = path.dirname(require.resolve(pkg));
@@ -137,11 +143,11 @@ function ortVersion(runtime: RuntimeName): string {
   }
 }
 
-export function benchEnvironment(runtime: RuntimeName): BenchEnvironment {
+export function benchEnvironment(runtimes: RuntimeName[]): BenchEnvironment {
   const cpus = os.cpus();
   return {
     node: process.version,
-    onnxruntime: ortVersion(runtime),
+    onnxruntime: [...new Set(runtimes.map(ortVersion))].join(', '),
     platform: `${os.platform()} ${os.arch()}`,
     cpus: cpus.length,
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
@@ -163,13 +169,14 @@ function sizeOnDisk(file: string, ir: Model): number {
 }
 
 /** "resnet.int8" for resnet.int8.onnx; the folder's name for the usual folder/model.onnx layout. */
-function fileLabel(file: string): string {
+export function fileLabel(file: string): string {
   const base = path.basename(file).replace(/\.onnx$/i, '');
   return base === 'model' ? path.basename(path.dirname(path.resolve(file))) : base;
 }
 
-function loadBenchModel(input: BenchInput, index: number): LoadedModel {
+function loadBenchModel(input: BenchInput, index: number, defaultRuntime: RuntimeName): LoadedModel {
   const named = typeof input === 'object' && !(input instanceof Uint8Array) && 'model' in input && 'name' in input;
+  const runtime = (named && input.runtime) || defaultRuntime;
   const source = named ? input.model : (input as ModelLike);
   let ir: Model;
   let sizeBytes: number;
@@ -187,7 +194,7 @@ function loadBenchModel(input: BenchInput, index: number): LoadedModel {
   }
   const name = named ? input.name : file ? fileLabel(file) : ir.graph.name || `model ${index + 1}`;
   const inputs = inputSpecs(ir).map((s) => ({ name: s.name, dtype: s.dtype, shape: s.shape }));
-  return { info: { name, path: file, sizeBytes, inputs }, ir, source: file ?? ir };
+  return { info: { name, runtime, path: file, sizeBytes, inputs }, ir, source: file ?? ir };
 }
 
 /** Names models uniquely (two files called model.onnx in folders of the same name get a suffix). */
@@ -242,16 +249,16 @@ export async function bench(inputs: BenchInput[], opts: BenchOptions = {}): Prom
   if (!inputs.length) throw new Error('bench: no models given');
   const started = performance.now();
   const startedAt = new Date().toISOString();
-  const runtime = opts.runtime ?? 'node';
-  if (runtime === 'wasm' && opts.threads?.some((t) => t !== 1)) throw new Error('--threads: the WASM runtime runs single-threaded in Node');
+  const models = inputs.map((input, i) => loadBenchModel(input, i, opts.runtime ?? 'node'));
+  const runtimes = [...new Set(models.map((m) => m.info.runtime))];
+  if (runtimes.every((r) => r === 'wasm') && opts.threads?.some((t) => t !== 1)) throw new Error('--threads: the WASM runtime runs single-threaded in Node');
   const batches = opts.batches?.length ? opts.batches : [1];
   const threadList: (number | undefined)[] = opts.threads?.length ? opts.threads : [undefined];
   const warmup = opts.warmup ?? 5;
   const seed = opts.seed ?? 0;
   const durationS = opts.iterations ? undefined : (opts.durationS ?? 5);
-  const models = inputs.map(loadBenchModel);
   uniqueNames(models);
-  const environment = benchEnvironment(runtime);
+  const environment = benchEnvironment(runtimes);
 
   const modes = opts.concurrency ? (opts.concurrencyModes ?? ['shared', 'sessions', 'workers']) : [];
   const totalSteps = (threadList.length * batches.length + modes.length * models.length) * 100;
@@ -259,7 +266,7 @@ export async function bench(inputs: BenchInput[], opts: BenchOptions = {}): Prom
   const report = (fraction: number, label: string) => opts.onProgress?.(stepsDone + Math.min(99, Math.floor(fraction * 100)), totalSteps, label);
 
   // onnxruntime initializes itself on the first session; keep that out of the first model's load time.
-  await (await createSession(tinyIdentityModel(), { runtime })).release();
+  for (const runtime of runtimes) await (await createSession(tinyIdentityModel(), { runtime })).release();
   const runs: ConfigRun[] = [];
   for (const threads of threadList) {
     const sessions: ModelSession[] = [];
@@ -268,7 +275,7 @@ export async function bench(inputs: BenchInput[], opts: BenchOptions = {}): Prom
       for (const m of models) {
         const rss0 = process.memoryUsage.rss();
         const t0 = performance.now();
-        sessions.push(await createSession(m.source, { runtime, threads, ortOptions: QUIET }));
+        sessions.push(await createSession(m.source, { runtime: m.info.runtime, threads, ortOptions: QUIET }));
         created.push({ ms: performance.now() - t0, rss: process.memoryUsage.rss() - rss0 });
       }
       for (const batch of batches) {
@@ -296,7 +303,7 @@ export async function bench(inputs: BenchInput[], opts: BenchOptions = {}): Prom
             durationS: opts.stressDurationS ?? durationS ?? 5,
             batch: batches[0]!,
             threads: threadList[0],
-            runtime,
+            runtime: m.info.runtime,
             seed,
             dims: opts.dims,
             onProgress: (f) => report(f, label),
@@ -308,7 +315,7 @@ export async function bench(inputs: BenchInput[], opts: BenchOptions = {}): Prom
   }
   opts.onProgress?.(totalSteps, totalSteps, 'done');
   return {
-    runtime,
+    runtimes,
     environment,
     settings: { batches, threads: threadList.map((t) => t ?? null), warmup, iterations: opts.iterations, durationS, seed, order: 'interleaved, rotated each round' },
     models: models.map((m) => m.info),

@@ -1,6 +1,7 @@
 export {
   bench,
   benchEnvironment,
+  fileLabel,
   type BenchInput,
   type BenchOptions,
   type BenchResult,

@@ -13,6 +13,8 @@ export interface ReportValidation {
   label: string;
   /** Size of the candidate on disk, for the size bars. */
   sizeBytes?: number;
+  /** Size of the reference on disk (shown when there is no bench result naming it). */
+  referenceSizeBytes?: number;
   result: ValidateResult;
 }
 
@@ -87,7 +89,7 @@ function benchSections(b: BenchResult): string {
     section(
       'Summary',
       tableHtml(['configuration', 'model', 'mean ms', 'std', 'min', 'p50', 'p90', 'p95', 'p99', 'max', 'samples/s', 'load ms', `vs ${names[0]}`], rows, 2),
-      `${e(b.runtime)} runtime (${e(env.onnxruntime)}), ${env.cpus} × ${e(env.cpuModel)}, Node ${e(env.node)}, load average ${env.loadAverage.toFixed(2)} at the start. ` +
+      `${e(b.runtimes.join(' and '))} runtime (${e(env.onnxruntime)}), ${env.cpus} × ${e(env.cpuModel)}, Node ${e(env.node)}, load average ${env.loadAverage.toFixed(2)} at the start. ` +
         `Models were measured interleaved (one call each per round, order rotated every round); ratios are geometric means of per-round ratios with 95% bootstrap intervals. ` +
         `An interval that spans 1.0 is reported as no measurable difference.`,
     ),
@@ -192,8 +194,10 @@ function benchSections(b: BenchResult): string {
 
 function validationSections(v: ReportValidation[], b: BenchResult | undefined): string {
   const out: string[] = [];
+  const reference = b ? undefined : v.find((x) => x.referenceSizeBytes !== undefined);
   const sizes = [
     ...(b?.models ?? []).map((m) => ({ label: m.name, value: m.sizeBytes })),
+    ...(reference ? [{ label: 'reference', value: reference.referenceSizeBytes! }] : []),
     ...v.filter((x) => x.sizeBytes !== undefined && !(b?.models ?? []).some((m) => m.path === x.result.candidate.model)).map((x) => ({ label: x.label, value: x.sizeBytes! })),
   ];
   if (sizes.length) out.push(section('Size on disk', barChart({ title: 'model size', valueLabel: 'MiB', bars: sizes.map((s, i) => ({ label: s.label, value: s.value / 1048576, color: colorOf(i), text: mib(s.value) })) })));
@@ -214,11 +218,18 @@ function validationSections(v: ReportValidation[], b: BenchResult | undefined): 
   if (agreement.length) charts.push(barChart({ title: 'top-1 agreement with the reference', valueLabel: 'fraction of rows', bars: agreement.map((a, i) => ({ ...a, color: colorOf(i), text: `${(a.value * 100).toFixed(1)}%` })) }));
   const sqnrBars = v.flatMap((x) => x.result.outputs.filter((o) => o.metrics && Number.isFinite(o.metrics.sqnrDb)).map((o) => ({ label: `${x.label} · ${o.name}`, value: o.metrics!.sqnrDb })));
   if (sqnrBars.length) charts.push(barChart({ title: 'SQNR vs the reference (higher is closer)', valueLabel: 'dB', bars: sqnrBars.map((a, i) => ({ ...a, color: colorOf(i), text: `${a.value.toFixed(1)} dB` })) }));
-  const rows = v.flatMap((x) =>
-    x.result.outputs.map((o) => {
+  const runs = v.flatMap((x) => {
+    const several = Boolean(x.result.otherRuntimes?.length);
+    return [
+      { x, label: several ? `${x.label} [${x.result.candidate.runtimes[0]}]` : x.label, outputs: x.result.outputs },
+      ...(x.result.otherRuntimes ?? []).map((r) => ({ x, label: `${x.label} [${r.runtime}]`, outputs: r.outputs })),
+    ];
+  });
+  const rows = runs.flatMap(({ x, label, outputs }) =>
+    outputs.map((o) => {
       const m = o.metrics;
       return [
-        e(x.label),
+        e(label),
         e(o.name),
         x.result.passed && o.passed ? '<span class="good">pass</span>' : '<span class="bad">fail</span>',
         m ? short(m.maxAbsError) : e(o.error ?? ''),
@@ -232,10 +243,18 @@ function validationSections(v: ReportValidation[], b: BenchResult | undefined): 
     }),
   );
   const failures = v.flatMap((x) => x.result.failures.map((f) => `<li>${e(x.label)}: ${e(f)}</li>`)).join('');
+  const cross = v
+    .filter((x) => x.result.crossRuntime)
+    .map((x) => {
+      const c = x.result.crossRuntime!;
+      const verdict = c.agree ? `<span class="good">agree</span> within rtol ${c.tolerance.rtol}, atol ${c.tolerance.atol}` : `<span class="bad">differ</span>: ${c.mismatches.map(e).join('; ')}`;
+      return `<p>${e(x.label)}: ${e(c.runtimes.join(' vs '))} ${verdict}</p>`;
+    })
+    .join('');
   out.push(
     section(
       'Accuracy against the reference',
-      `${charts.length ? `<div class="pair">${charts.join('')}</div>` : ''}${tableHtml(['candidate', 'output', '', 'max abs', 'mean abs', 'cosine', 'pearson', 'SQNR dB', 'top-1', 'top-5'], rows, 3)}${failures ? `<ul class="failures">${failures}</ul>` : ''}`,
+      `${charts.length ? `<div class="pair">${charts.join('')}</div>` : ''}${tableHtml(['candidate', 'output', '', 'max abs', 'mean abs', 'cosine', 'pearson', 'SQNR dB', 'top-1', 'top-5'], rows, 3)}${cross}${failures ? `<ul class="failures">${failures}</ul>` : ''}`,
       v.map((x) => `${e(x.label)}: ${x.result.inputs.samples} sample(s) ${x.result.inputs.source === 'generated' ? `generated (seed ${x.result.inputs.seed})` : 'from data'}, ${x.result.inputs.rows} rows.`).join(' '),
     ),
   );
@@ -268,7 +287,7 @@ export function renderReport(input: ReportInput): string {
   return (
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<title>${e(title)}</title><style>${CSS}</style></head><body><h1>${e(title)}</h1>` +
-    `<p class="meta">generated ${e(when)} by modelship${b ? `; ${b.runs.length} configuration(s), ${(b.durationMs / 1000).toFixed(1)} s` : ''}. Figures were taken on the machine named below and vary with its load.</p>` +
+    `<p class="meta">generated ${e(when)} by modelship${b ? `; ${b.runs.length} configuration(s), ${(b.durationMs / 1000).toFixed(1)} s. Timings were taken on the machine named below and vary with its load` : ''}.</p>` +
     `${body}</body></html>\n`
   );
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Command } from 'commander';
-import { bench, CONCURRENCY_MODES, type BenchResult, type ConcurrencyMode } from '../../bench/index.js';
+import { InvalidArgumentError, type Command } from 'commander';
+import { bench, CONCURRENCY_MODES, fileLabel, type BenchResult, type ConcurrencyMode } from '../../bench/index.js';
 import { validate } from '../../validate/index.js';
 import { writeReport, type ReportValidation } from '../../report/index.js';
 import type { RuntimeName } from '../../runtime/index.js';
@@ -27,7 +27,7 @@ import {
 interface BenchCliOptions {
   batch?: number[];
   threads?: number[];
-  runtime: RuntimeName;
+  runtime: RuntimeName[];
   duration?: number;
   iterations?: number;
   warmup: number;
@@ -42,6 +42,13 @@ interface BenchCliOptions {
   report?: string;
   raw?: boolean;
   json?: boolean;
+}
+
+function parseRuntimes(v: string): RuntimeName[] {
+  const choice = parseChoice(['node', 'wasm', 'cuda'] as const);
+  const list = [...new Set(v.split(',').map((s) => choice(s.trim())))];
+  if (!list.length) throw new InvalidArgumentError(`expected node, wasm or cuda, got '${v}'`);
+  return list;
 }
 
 function parseModes(v: string): ConcurrencyMode[] {
@@ -63,7 +70,7 @@ export function register(program: Command): void {
       .argument('<model...>', 'ONNX model files; the first is the baseline of the comparisons')
       .option('--batch <list>', 'batch sizes, e.g. 1,8,32 (default 1)', parseIntList)
       .option('--threads <list>', 'intra-op thread counts, e.g. 1,2 (default: onnxruntime chooses)', parseIntList)
-      .option('--runtime <name>', 'node, wasm (onnxruntime-web, single-threaded) or cuda', parseChoice(['node', 'wasm', 'cuda'] as const), 'node')
+      .option('--runtime <list>', 'node, wasm (onnxruntime-web, single-threaded) or cuda; a list (node,wasm) measures every model on each, interleaved', parseRuntimes, ['node'])
       .option('--duration <s>', 'seconds of measurement per configuration, shared by the models (default 5)', parseFloatOption)
       .option('--iterations <n>', 'measured calls per model and configuration (instead of --duration)', parseIntOption(1))
       .option('--warmup <n>', 'unmeasured calls per model first', parseIntOption(0), 5)
@@ -95,15 +102,16 @@ export function register(program: Command): void {
         if (opts.validate) {
           validations = [];
           for (const cand of models.slice(1)) {
-            const result = await validate(models[0]!, cand, { data: opts.data?.length ? opts.data : undefined, labels: opts.labels, runtime: opts.runtime });
-            validations.push({ label: path.basename(cand), sizeBytes: fs.statSync(cand).size, result });
+            const result = await validate(models[0]!, cand, { data: opts.data?.length ? opts.data : undefined, labels: opts.labels, runtime: opts.runtime[0] });
+            validations.push({ label: fileLabel(cand), sizeBytes: fs.statSync(cand).size, result });
           }
         }
         let bar: Progress | undefined;
         let result: BenchResult;
         try {
-          result = await bench(models, {
-            runtime: opts.runtime,
+          const several = opts.runtime.length > 1;
+          const inputs = models.flatMap((m) => opts.runtime.map((runtime) => ({ name: several ? `${fileLabel(m)} [${runtime}]` : fileLabel(m), model: m, runtime })));
+          result = await bench(inputs, {
             batches: opts.batch,
             threads: opts.threads,
             durationS: opts.duration,
@@ -149,7 +157,7 @@ const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 
 
 function printHuman(r: BenchResult, validations: ReportValidation[] | undefined): void {
   const env = r.environment;
-  console.log(`${r.runtime} (${env.onnxruntime}), ${env.cpus} × ${env.cpuModel}, load average ${env.loadAverage.toFixed(2)}`);
+  console.log(`${r.runtimes.join(', ')} (${env.onnxruntime}), ${env.cpus} × ${env.cpuModel}, load average ${env.loadAverage.toFixed(2)}`);
   for (const m of r.models) console.log(`  ${m.name}: ${formatBytes(m.sizeBytes)}`);
   for (const run of r.runs) {
     console.log(`\nbatch ${run.batch}, threads ${run.threads ?? 'default'}: ${run.rounds} rounds in ${(run.durationMs / 1000).toFixed(1)} s, RSS peak ${formatBytes(run.memory.peakBytes)}, growth ${formatBytes(Math.abs(run.memory.growthBytes))}${run.memory.growthBytes < 0 ? ' (shrank)' : ''}`);

@@ -1,6 +1,9 @@
+import * as fs from 'node:fs';
 import type { Command } from 'commander';
+import { writeReport } from '../../report/index.js';
+import { fileLabel } from '../../bench/index.js';
 import { validate, validateExpected, DEFAULT_THRESHOLDS, formatMetric, type OutputReport, type Thresholds, type ValidateResult, type ValidateRuntime } from '../../validate/index.js';
-import { collect, interactive, parseAssignment, parseChoice, parseFloatOption, parseIntOption, printJson, progress, requirePath, table, UserError, withExamples, type Progress } from '../common.js';
+import { assertNotInput, collect, interactive, parseAssignment, parseChoice, parseFloatOption, parseIntOption, printJson, progress, requirePath, table, UserError, withExamples, type Progress } from '../common.js';
 
 interface ValidateCliOptions {
   expected?: string[];
@@ -21,6 +24,7 @@ interface ValidateCliOptions {
   minTop1Agreement?: number;
   maxAccuracyDrop?: number;
   minExactMatch?: number;
+  report?: string;
   json?: boolean;
 }
 
@@ -57,6 +61,7 @@ export function register(program: Command): void {
       .option('--min-top1-agreement <x>', `smallest allowed top-1 agreement (default ${d.minTop1Agreement})`, parseFloatOption)
       .option('--max-accuracy-drop <x>', `largest allowed accuracy drop with --labels, as a fraction (default ${d.maxAccuracyDrop})`, parseFloatOption)
       .option('--min-exact-match <x>', `smallest allowed fraction of equal elements in integer outputs (default ${d.minExactMatch})`, parseFloatOption)
+      .option('--report <file.html>', 'also write a self-contained HTML report (size, agreement, SQNR and accuracy bars)')
       .option('--json', 'print the whole result as one JSON object')
       .action(async (reference: string, candidate: string | undefined, opts: ValidateCliOptions) => {
         requirePath(reference, 'model file');
@@ -65,6 +70,10 @@ export function register(program: Command): void {
         if (!candidate && !expected.length) throw new UserError('validate: give a CANDIDATE model, or --expected DIR to compare with test-case outputs');
         if (candidate && expected.length) throw new UserError('validate: give either a CANDIDATE model or --expected DIR, not both');
         for (const p of [...expected, ...(opts.data ?? [])]) requirePath(p, 'file or folder');
+        if (opts.report) {
+          assertNotInput(opts.report, reference, ...(candidate ? [candidate] : []));
+          if (!opts.report.endsWith('.html')) throw new UserError(`--report ${opts.report}: expected an .html file name`);
+        }
         const thresholds: Thresholds = {};
         const set = <K extends keyof Thresholds>(k: K, v: Thresholds[K]) => v !== undefined && (thresholds[k] = v);
         set('maxAbs', opts.maxAbs);
@@ -102,8 +111,19 @@ export function register(program: Command): void {
         } finally {
           bar?.stop();
         }
-        if (opts.json) printJson(result);
-        else printHuman(result);
+        if (opts.report) {
+          const checked = candidate ?? reference;
+          const label = fileLabel(checked);
+          writeReport(opts.report, {
+            title: `modelship validate: ${label} vs ${candidate ? fileLabel(reference) : 'expected outputs'}`,
+            validations: [{ label, sizeBytes: fs.statSync(checked).size, referenceSizeBytes: candidate ? fs.statSync(reference).size : undefined, result }],
+          });
+        }
+        if (opts.json) printJson({ ...result, report: opts.report });
+        else {
+          printHuman(result);
+          if (opts.report) console.log(`report: ${opts.report}`);
+        }
         if (!result.passed) process.exitCode = 1;
       }),
     'modelship validate model.onnx model.int8.onnx',
