@@ -1,6 +1,7 @@
 /**
- * Resident set size over a measurement: sampled inline (onnxruntime-node's run blocks the event loop,
- * so a timer would not fire) at most every 25 ms, which costs one /proc read per sample.
+ * Resident set size over a measurement: sampled inline between calls (onnxruntime-node's run blocks the
+ * event loop, so a timer would not fire) at most every 100 ms. Each sample is a system call, and on a
+ * busy machine the kernel likes to switch processes there, so sampling more often costs real time.
  */
 export interface MemoryReport {
   /** RSS when measurement started (after warm-up), bytes. */
@@ -13,7 +14,7 @@ export interface MemoryReport {
   timeline: [number, number][];
 }
 
-const INTERVAL_MS = 25;
+const INTERVAL_MS = 100;
 const MAX_POINTS = 200;
 
 export class MemoryTracker {
