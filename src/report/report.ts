@@ -3,7 +3,7 @@
  * bench summary, ratios with confidence intervals, latency distributions and percentiles, batch/thread
  * scaling, memory, the stress test, and size and accuracy bars for validated candidates.
  */
-import type { BenchResult, ConfigRun } from '../bench/index.js';
+import type { BenchResult, ConfigRun, ModelRun } from '../bench/index.js';
 import type { ValidateResult } from '../validate/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { barChart, colorOf, escapeHtml, histogramChart, lineChart, short, type Series } from './charts.js';
@@ -116,18 +116,21 @@ function benchSections(b: BenchResult): string {
   const batches = b.settings.batches;
   const threads = b.settings.threads;
   const scaling: string[] = [];
+  /** One series per model over the runs that `include`, x from the run, y from the model's result there. */
+  const seriesOver = (include: (r: ConfigRun) => boolean, x: (r: ConfigRun) => number, y: (m: ModelRun) => number): Series[] =>
+    b.models.map((m) => ({
+      name: m.name,
+      color: colorFor(m.name),
+      points: b.runs.filter(include).flatMap((r) => {
+        const mr = r.models.find((x) => x.model === m.name);
+        return mr?.latencyMs ? [[x(r), y(mr)] as [number, number]] : [];
+      }),
+    }));
   if (batches.length > 1) {
     for (const t of threads) {
-      const series: Series[] = b.models.map((m) => ({
-        name: m.name,
-        color: colorFor(m.name),
-        points: b.runs.filter((r) => r.threads === t).flatMap((r) => {
-          const mr = r.models.find((x) => x.model === m.name);
-          return mr?.throughput ? [[r.batch, mr.throughput] as [number, number]] : [];
-        }),
-      }));
+      const series = seriesOver((r) => r.threads === t, (r) => r.batch, (m) => m.throughput!);
+      const lat = seriesOver((r) => r.threads === t, (r) => r.batch, (m) => m.latencyMs!.mean);
       const suffix = t !== null ? ` · ${t} thread${t > 1 ? 's' : ''}` : '';
-      const lat: Series[] = series.map((s) => ({ ...s, points: s.points.map(([batch]) => [batch, b.runs.find((r) => r.batch === batch && r.threads === t)!.models.find((x) => x.model === s.name)!.latencyMs!.mean]) }));
       scaling.push(
         `<div class="pair">${lineChart({ title: `throughput by batch size${suffix}`, xLabel: 'batch size', yLabel: 'samples/s', series, xScale: 'log2', dots: true, yFromZero: true })}` +
           `${lineChart({ title: `mean latency by batch size${suffix}`, xLabel: 'batch size', yLabel: 'ms per call', series: lat, xScale: 'log2', dots: true, yFromZero: true })}</div>`,
@@ -136,14 +139,7 @@ function benchSections(b: BenchResult): string {
   }
   if (threads.length > 1 && threads.every((t) => t !== null)) {
     for (const batch of batches) {
-      const series: Series[] = b.models.map((m) => ({
-        name: m.name,
-        color: colorFor(m.name),
-        points: b.runs.filter((r) => r.batch === batch).flatMap((r) => {
-          const mr = r.models.find((x) => x.model === m.name);
-          return mr?.throughput ? [[r.threads!, mr.throughput] as [number, number]] : [];
-        }),
-      }));
+      const series = seriesOver((r) => r.batch === batch, (r) => r.threads!, (m) => m.throughput!);
       scaling.push(lineChart({ title: `throughput by intra-op threads · batch ${batch}`, xLabel: 'threads', yLabel: 'samples/s', series, xScale: 'log2', dots: true, yFromZero: true }));
     }
   }

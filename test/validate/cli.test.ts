@@ -43,18 +43,20 @@ describe('modelship validate', () => {
   });
 
   it('bad input: one clear line each, non-zero exit', async () => {
-    const notModel = await runCli(['validate', path.join(digitsData, 'meta.json'), digits]);
-    expect(notModel.code).toBe(1);
-    expect(notModel.stderr).toMatch(/^modelship: error: .*meta\.json: not a valid ONNX model .*\n$/);
     const labels = path.join(tmp, 'labels.json');
     fs.writeFileSync(labels, '[1, 2]');
-    const wrongLabels = await runCli(['validate', digits, digits, '--data', digitsData, '--labels', labels]);
+    const [notModel, wrongLabels, shapes, neither] = await Promise.all([
+      runCli(['validate', path.join(digitsData, 'meta.json'), digits]),
+      runCli(['validate', digits, digits, '--data', digitsData, '--labels', labels]),
+      runCli(['validate', digits, digits, '--data', path.join(CORPUS, 'quality_mlp')]),
+      runCli(['validate', digits]),
+    ]);
+    expect(notModel.code).toBe(1);
+    expect(notModel.stderr).toMatch(/^modelship: error: .*meta\.json: not a valid ONNX model .*\n$/);
     expect(wrongLabels.code).toBe(1);
     expect(wrongLabels.stderr).toBe(`modelship: error: ${labels}: 2 labels, but output 'logits' has more rows than that (397 after 1 of 1 samples)\n`);
-    const shapes = await runCli(['validate', digits, digits, '--data', path.join(CORPUS, 'quality_mlp')]);
     expect(shapes.code).toBe(1);
     expect(shapes.stderr).toMatch(/^modelship: error: .*quality_mlp\/test_data_set_0: reference: input 'image': got shape \[500,6\] \(rank 2\), the model expects float32\[batch,1,8,8\] \(rank 4\)\n$/);
-    const neither = await runCli(['validate', digits]);
     expect(neither.stderr).toBe('modelship: error: validate: give a CANDIDATE model, or --expected DIR to compare with test-case outputs\n');
   });
 });

@@ -52,14 +52,16 @@ describe.each(CORPUS_MODELS)('$name', ({ name, fails, samples }) => {
     expect(failedMetrics).toContain(fails);
   });
 
-  it('against its own test-set outputs: passes', async () => {
-    const r = await validateExpected(file, [path.join(CORPUS, name)]);
+  it('against its own test-set outputs, on node and WASM: passes, and the runtimes agree', async () => {
+    const r = await validateExpected(file, [path.join(CORPUS, name)], { runtime: 'both' });
+    expect(r.failures).toEqual([]);
     expect(r.passed).toBe(true);
     expect(r.reference.runtime).toBe('expected outputs');
-    for (const o of r.outputs) {
+    for (const o of [...r.outputs, ...r.otherRuntimes![0]!.outputs]) {
       expect(o.metrics!.maxAbsError).toBeLessThan(1e-4);
       expect(o.metrics!.cosine).toBeGreaterThan(0.999999);
     }
+    expect(r.crossRuntime).toMatchObject({ runtimes: ['node', 'wasm'], agree: true, mismatches: [] });
   });
 });
 
