@@ -233,7 +233,7 @@ class SampleBuffer {
 }
 
 /** Evenly thinned copy (first and last kept), rounded to 0.1 µs to keep JSON small. */
-export function thin(values: Float64Array, keep: number): number[] {
+function thin(values: Float64Array, keep: number): number[] {
   const n = values.length;
   const step = n > keep ? (n - 1) / (keep - 1) : 1;
   const count = Math.min(n, keep);
