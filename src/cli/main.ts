@@ -8,6 +8,8 @@ import { register as test } from './commands/test.js';
 import { register as demo } from './commands/demo.js';
 import { register as serve } from './commands/serve.js';
 import { register as optimize } from './commands/optimize.js';
+import { register as validate } from './commands/validate.js';
+import { register as bench } from './commands/bench.js';
 
 export function buildProgram(): Command {
   const program = new Command('modelship')
@@ -15,7 +17,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`modelship: ${str.replace(/^error: /, '')}`) });
-  for (const register of [demo, inspect, run, test, serve, optimize]) register(program);
+  for (const register of [demo, inspect, run, test, serve, optimize, validate, bench]) register(program);
   return program;
 }
 

@@ -3,6 +3,8 @@ export {
   loadOrt,
   checkFeeds,
   availableRuntimes,
+  requireRuntime,
+  sessionOptions,
   type ModelSession,
   type SessionOptions,
   type SessionValue,

@@ -63,6 +63,16 @@ export async function availableRuntimes(): Promise<RuntimeName[]> {
   return out;
 }
 
+/**
+ * Throws a one-line error when `runtime` cannot run here. Without this check a 'cuda' session falls back
+ * to the CPU provider silently, and a validate or bench result would be labelled with the wrong runtime.
+ */
+export async function requireRuntime(runtime: RuntimeName): Promise<void> {
+  if (runtime === 'cuda' && !(await cudaAvailable())) {
+    throw new Error('cuda: onnxruntime-node has no usable CUDA provider on this machine (runtimes here: node, wasm)');
+  }
+}
+
 let cudaProbe: Promise<boolean> | undefined;
 function cudaAvailable(): Promise<boolean> {
   cudaProbe ??= (async () => {
@@ -82,7 +92,8 @@ function cudaAvailable(): Promise<boolean> {
   return cudaProbe;
 }
 
-function sessionOptions(opts: SessionOptions): Record<string, unknown> {
+/** onnxruntime's session options for `opts` (plain data: bench hands them to worker threads). */
+export function sessionOptions(opts: SessionOptions): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   const runtime = opts.runtime ?? 'node';
   o.executionProviders = runtime === 'wasm' ? ['wasm'] : runtime === 'cuda' ? ['cuda', 'cpu'] : ['cpu'];
