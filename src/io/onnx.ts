@@ -17,7 +17,7 @@ import {
 } from 'onnx-buf';
 import type { Model, Tensor } from '../ir/index.js';
 import { check } from '../checker/index.js';
-import { decodeModelProto, encodeGraph, encodeModelHeaderAndTrailer, encodeTensor, type ExternalDataReader } from './proto.js';
+import { decodeModelProto, describeDecodeFailure, encodeGraph, encodeModelHeaderAndTrailer, encodeTensor, type ExternalDataReader } from './proto.js';
 import { writeFileAtomic, concatChunks } from './atomic.js';
 
 /** Protobuf cannot serialize a message of 2 GiB or more. */
@@ -48,7 +48,7 @@ export function decodeModel(bytes: Uint8Array, opts: LoadOptions & { name?: stri
   try {
     mp = fromBinary(ModelProtoSchema, bytes);
   } catch (e) {
-    throw new Error(`${label}: not a valid ONNX model (protobuf decoding failed: ${(e as Error).message})`);
+    throw new Error(`${label}: not a valid ONNX model: ${describeDecodeFailure(e)}`);
   }
   if (!mp.graph || mp.irVersion <= 0n) {
     throw new Error(`${label}: not an ONNX model (no ${mp.graph ? 'ir_version' : 'graph'} field)`);
