@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+/** Largest single read or write: Node refuses one of 2 GiB or more, and tensors can be bigger. */
+export const IO_CHUNK = 1 << 30;
+
 /**
  * Writes chunks to `file` through a temporary file in the same folder, renamed into place once
  * complete: readers never see a half-written file, and a failure leaves nothing behind.
@@ -15,7 +18,7 @@ export function writeFileAtomic(file: string, chunks: Uint8Array[] | Uint8Array 
     fd = fs.openSync(tmp, 'w');
     for (const c of list) {
       let done = 0;
-      while (done < c.byteLength) done += fs.writeSync(fd, c, done, c.byteLength - done);
+      while (done < c.byteLength) done += fs.writeSync(fd, c, done, Math.min(c.byteLength - done, IO_CHUNK));
     }
     fs.fsyncSync(fd);
     fs.closeSync(fd);
