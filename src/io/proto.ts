@@ -65,7 +65,7 @@ export function toInt64(n: number): bigint {
 /** Why protobuf decoding failed, in words a user can act on. */
 export function describeDecodeFailure(e: unknown): string {
   const message = (e as Error).message;
-  if (message === 'premature EOF') return 'the data ends in the middle of a field (truncated file?)';
+  if (message === 'premature EOF') return 'the data ends in the middle of a field (a truncated file, or not protobuf at all)';
   return `the bytes are not a protobuf message of that type (${message})`;
 }
 
