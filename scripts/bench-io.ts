@@ -146,6 +146,21 @@ async function child(kind: string, file: string): Promise<ChildResult> {
       const { default: proto } = (await import('onnx-proto')) as unknown as { default: typeof import('onnx-proto') };
       return decodeTimes(performance.now() - t, file, (bytes) => proto.onnx.ModelProto.decode(bytes).graph!.initializer!.length);
     }
+    case 'schema-gap': {
+      // What onnx-proto (ONNX 1.10) does to newer fields: decode + re-encode a model whose node carries
+      // metadata_props (ONNX 1.16), then read it back with onnx-buf.
+      const { Graph, Model, encodeModel, decodeModel } = await import('../src/index.js');
+      const { default: proto } = (await import('onnx-proto')) as unknown as { default: typeof import('onnx-proto') };
+      const g = new Graph('g');
+      g.inputs.push({ name: 'x', type: { kind: 'tensor', dtype: 'int4', shape: [2] } });
+      g.outputs.push({ name: 'y', type: { kind: 'tensor', dtype: 'int4', shape: [2] } });
+      g.addNode({ opType: 'Identity', inputs: ['x'], outputs: ['y'] }).metadataProps = [{ key: 'source', value: 'layer1' }];
+      const m = new Model(g);
+      const reencoded = proto.onnx.ModelProto.encode(proto.onnx.ModelProto.decode(encodeModel(m))).finish();
+      const back = decodeModel(reencoded);
+      const kept = back.graph.nodes[0]!.metadataProps?.length ? 'kept' : 'dropped';
+      return { ms: 0, maxRssMiB: maxRssMiB(), note: `node metadata_props (ONNX 1.16) ${kept}; int4 type ${back.graph.inputs[0]!.type?.kind === 'tensor' && back.graph.inputs[0]!.type.dtype === 'int4' ? 'kept (an unchecked number)' : 'lost'}` };
+    }
     case 'huge-save': {
       const { saveModel } = await import('../src/index.js');
       const m = await buildHuge();
@@ -263,6 +278,8 @@ async function main(): Promise<void> {
       console.log(row([label, mib(fs.statSync(file).size), lib, ms(r.importMs), ms(r.ms), ms(r.warmMs), `${r.maxRssMiB.toFixed(0)} MiB`, `${(r.maxRssMiB - read.maxRssMiB).toFixed(0)} MiB`]));
     }
   }
+
+  console.log(`\nprotobufjs + onnx-proto re-encoding a model with ONNX ≥ 1.11 content: ${runChild('schema-gap', '-').note}`);
 
   if (skipHuge) {
     console.log('\n> 2 GiB model: skipped (--skip-huge)');
