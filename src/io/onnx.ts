@@ -18,7 +18,7 @@ import {
 import type { Model, Tensor } from '../ir/index.js';
 import { check } from '../checker/index.js';
 import { decodeModelProto, describeDecodeFailure, encodeGraph, encodeModelHeaderAndTrailer, encodeTensor, type ExternalDataReader } from './proto.js';
-import { IO_CHUNK, writeFileAtomic, concatChunks } from './atomic.js';
+import { IO_CHUNK, writeFilesAtomic, concatChunks } from './atomic.js';
 
 /** Protobuf cannot serialize a message of 2 GiB or more. */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
@@ -279,12 +279,13 @@ export function saveModel(model: Model, file: string, opts: SaveOptions = {}): S
     throw new Error(`${file}: model is ${fmtSize(size)} inline, over ${why}; save with external data`);
   }
   const result: SaveResult = { path: file, bytes: size };
+  const files = [{ file, chunks: encoded.model }];
   if (ext) {
     const dataPath = path.join(path.dirname(path.resolve(file)), ext.location);
-    writeFileAtomic(dataPath, encoded.data);
+    files.unshift({ file: dataPath, chunks: encoded.data });
     result.externalDataPath = dataPath;
     result.externalDataBytes = sum(encoded.data);
   }
-  writeFileAtomic(file, encoded.model);
+  writeFilesAtomic(files);
   return result;
 }

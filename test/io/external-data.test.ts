@@ -163,3 +163,23 @@ print(json.dumps({t.name: float(numpy_helper.to_array(t).astype('float64').sum()
     expect(() => loadModel(path.join(dir, 'evil.onnx'))).toThrow(/external data location '\.\.\/ab' points outside the model's folder/);
   });
 });
+
+describe('writing model and external data together', () => {
+  it('leaves the old pair untouched and no temporary files when writing the second file fails', async () => {
+    const { writeFilesAtomic } = await import('../../src/io/atomic.js');
+    const dir = path.join(tmp, 'pair');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'm.onnx.data'), 'old data');
+    fs.writeFileSync(path.join(dir, 'm.onnx'), 'old model');
+    const unwritable = { byteLength: 4 } as Uint8Array; // makes fs.writeSync throw mid-way
+    expect(() =>
+      writeFilesAtomic([
+        { file: path.join(dir, 'm.onnx.data'), chunks: [new Uint8Array(8)] },
+        { file: path.join(dir, 'm.onnx'), chunks: [new Uint8Array(2), unwritable] },
+      ]),
+    ).toThrow();
+    expect(fs.readdirSync(dir).sort()).toEqual(['m.onnx', 'm.onnx.data']);
+    expect(fs.readFileSync(path.join(dir, 'm.onnx.data'), 'utf8')).toBe('old data');
+    expect(fs.readFileSync(path.join(dir, 'm.onnx'), 'utf8')).toBe('old model');
+  });
+});
