@@ -77,6 +77,12 @@ describe.each(MODELS)('corpus %s', (name) => {
       expect(maxDiff).toBeLessThan(1e-4);
     }
   });
+
+  it('`test` passes on the second runtime, onnxruntime-web (WASM), too', async () => {
+    const r = await runTestCase(path.dirname(saved.get(name)!), { runtime: 'wasm' });
+    expect(r.message ?? '').toBe('');
+    expect(r.status).toBe('passed');
+  });
 });
 
 describe('python3-onnx checker', () => {
