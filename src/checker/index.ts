@@ -38,7 +38,7 @@ export function checkModel(model: Model): CheckIssue[] {
     }
   }
   const missingDomains = new Set<string>();
-  checkGraph(model.graph, new Set(), `graph '${model.graph.name}'`, issues, (n) => {
+  checkGraph(model.graph, undefined, `graph '${model.graph.name}'`, issues, (n) => {
     const d = n.domain === 'ai.onnx' ? '' : n.domain;
     if (!imported.has(d) && model.irVersion >= 3) missingDomains.add(d);
   }, model.irVersion);
@@ -54,9 +54,10 @@ export function check(model: Model): void {
   if (issues.length) throw new ModelCheckError(issues);
 }
 
+/** `outer` is the enclosing scope of a subgraph; undefined for the main graph. */
 function checkGraph(
   g: Graph,
-  outer: Set<string>,
+  outer: Set<string> | undefined,
   where: string,
   issues: CheckIssue[],
   onNode: (n: Node) => void,
@@ -72,7 +73,8 @@ function checkGraph(
     if (!v.name) issues.push({ where, message: 'a graph input has no name' });
     if (inputNames.has(v.name)) issues.push({ where, message: `graph input '${v.name}' is listed twice` });
     inputNames.add(v.name);
-    if (!v.type) issues.push({ where, message: `graph input '${v.name}' has no type` });
+    // Like onnx.checker: subgraph (If/Loop/Scan body) inputs may leave their type to inference.
+    if (!v.type && !outer) issues.push({ where, message: `graph input '${v.name}' has no type` });
     define(v.name, 'a graph input');
   }
   for (const [name, t] of g.initializers) {
@@ -87,7 +89,7 @@ function checkGraph(
     if (irVersion < 4) issues.push({ where, message: `initializer '${name}' is not a graph input (required before IR version 4)` });
     define(name, 'an initializer');
   }
-  const visible = (name: string) => defined.has(name) || outer.has(name);
+  const visible = (name: string) => defined.has(name) || Boolean(outer?.has(name));
   for (const n of g.nodes) {
     const label = nodeLabel(n);
     onNode(n);
@@ -104,7 +106,7 @@ function checkGraph(
       }
     });
     for (const sg of subgraphsOf(n)) {
-      const scope = new Set([...outer, ...defined]);
+      const scope = new Set([...(outer ?? []), ...defined]);
       checkGraph(sg, scope, `${where}, ${label}, subgraph '${sg.name}'`, issues, onNode, irVersion);
     }
     for (const o of n.outputs) {

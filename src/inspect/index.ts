@@ -111,6 +111,8 @@ function weightUse(g: Graph, name: string, depth = 0): 'conv' | 'matmul' | 'recu
 export function profileModel(model: Model): ModelProfile {
   const opSet = new Set<string>();
   const controlFlowOps = new Set<string>();
+  let convNodes = 0;
+  let denseNodes = 0;
   let attentionBlocks = 0;
   const share = { conv: 0, matmul: 0, recurrent: 0, embedding: 0, other: 0 };
   let floatParams = 0;
@@ -119,6 +121,8 @@ export function profileModel(model: Model): ModelProfile {
     for (const n of graph.nodes) {
       opSet.add(n.opType);
       if (CONTROL_FLOW.has(n.opType)) controlFlowOps.add(n.opType);
+      if (CONV.has(n.opType)) convNodes++;
+      if (MATMUL.has(n.opType)) denseNodes++;
     }
     attentionBlocks += countAttention(graph);
     for (const [name, t] of graph.initializers) {
@@ -151,9 +155,11 @@ export function profileModel(model: Model): ModelProfile {
   } else if (attentionBlocks > 0 && share.conv < 0.5) {
     family = 'transformer';
     reason = `${attentionBlocks} attention block(s); MatMul/embedding weights hold ${pct(share.matmul + share.embedding)} of the parameters`;
-  } else if (hasConv && share.conv >= 0.5 && attentionBlocks === 0 && !hasRecurrent) {
+  } else if (hasConv && attentionBlocks === 0 && !hasRecurrent && (share.conv >= 0.5 || convNodes >= denseNodes)) {
+    // A small CNN's dense classifier head can hold most of the weights (digits_cnn: 87%), so the
+    // layer count decides too: at least as many convolutions as dense layers is a CNN.
     family = 'cnn';
-    reason = `convolutions hold ${pct(share.conv)} of the parameters`;
+    reason = `${convNodes} convolution(s) and ${denseNodes} dense layer(s); convolutions hold ${pct(share.conv)} of the parameters`;
   } else if (!hasConv && !hasRecurrent && attentionBlocks === 0 && controlFlowOps.size === 0 && has(MATMUL)) {
     family = 'mlp';
     reason = `only dense layers (MatMul/Gemm), no convolution, recurrence or attention`;

@@ -7,7 +7,7 @@ import { create, createFileRegistry, fromBinary, type DescMessage } from '@bufbu
 import { FileDescriptorProtoSchema, FieldDescriptorProto_Label, FieldDescriptorProto_Type } from '@bufbuild/protobuf/wkt';
 import { file_onnx, type TensorProto } from 'onnx-buf';
 import { dtypeFromCode, type DType, type Tensor } from '../ir/index.js';
-import { decodeTensor } from './proto.js';
+import { decodeTensor, describeDecodeFailure } from './proto.js';
 
 export type DataValue =
   | Tensor
@@ -150,7 +150,7 @@ export function decodeDataValue(bytes: Uint8Array, kind: 'sequence' | 'map' | 'o
   try {
     msg = fromBinary(schema(name), bytes);
   } catch (e) {
-    throw new Error(`${label}: not a serialized ONNX ${name} (${(e as Error).message})`);
+    throw new Error(`${label}: not a serialized ONNX ${name}: ${describeDecodeFailure(e)}`);
   }
   try {
     if (kind === 'sequence') return fromSequence(msg as SequenceMsg);

@@ -17,8 +17,8 @@ import {
 } from 'onnx-buf';
 import type { Model, Tensor } from '../ir/index.js';
 import { check } from '../checker/index.js';
-import { decodeModelProto, encodeGraph, encodeModelHeaderAndTrailer, encodeTensor, type ExternalDataReader } from './proto.js';
-import { writeFileAtomic, concatChunks } from './atomic.js';
+import { decodeModelProto, describeDecodeFailure, encodeGraph, encodeModelHeaderAndTrailer, encodeTensor, type ExternalDataReader } from './proto.js';
+import { IO_CHUNK, writeFilesAtomic, concatChunks } from './atomic.js';
 
 /** Protobuf cannot serialize a message of 2 GiB or more. */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
@@ -48,7 +48,7 @@ export function decodeModel(bytes: Uint8Array, opts: LoadOptions & { name?: stri
   try {
     mp = fromBinary(ModelProtoSchema, bytes);
   } catch (e) {
-    throw new Error(`${label}: not a valid ONNX model (protobuf decoding failed: ${(e as Error).message})`);
+    throw new Error(`${label}: not a valid ONNX model: ${describeDecodeFailure(e)}`);
   }
   if (!mp.graph || mp.irVersion <= 0n) {
     throw new Error(`${label}: not an ONNX model (no ${mp.graph ? 'ir_version' : 'graph'} field)`);
@@ -103,11 +103,11 @@ function externalReader(baseDir: string, label: string) {
         `tensor '${tensor}': external data '${location}' has ${f.size} bytes, but the tensor needs bytes ${offset}..${offset + len}`,
       );
     }
-    // One read straight into a buffer of the tensor's own (aligned, so typed views need no copy).
+    // Read straight into a buffer of the tensor's own (aligned, so typed views need no copy).
     const buf = new Uint8Array(len);
     let done = 0;
     while (done < len) {
-      const n = fs.readSync(f.fd, buf, done, len - done, offset + done);
+      const n = fs.readSync(f.fd, buf, done, Math.min(len - done, IO_CHUNK), offset + done);
       if (n === 0) break;
       done += n;
     }
@@ -126,14 +126,19 @@ function externalReader(baseDir: string, label: string) {
 export interface SaveOptions {
   /**
    * true: tensors of at least `sizeThreshold` bytes go to an external data file; false: everything
-   * inline (fails past 2 GiB); 'auto' (default): external when the model was loaded with external
-   * data or would not fit in one protobuf.
+   * inline (fails past `inlineLimit`); 'auto' (default): external when the model was loaded with
+   * external data or does not fit in `inlineLimit` inline.
    */
   externalData?: boolean | 'auto';
   /** External data file name, relative to the model (default `<model file name>.data`). */
   location?: string;
   /** Smallest tensor (bytes) that goes to the external file (default 1024). */
   sizeThreshold?: number;
+  /**
+   * Largest .onnx file (bytes) written with every tensor inline (default and maximum: protobuf's
+   * 2 GiB limit). Lower it to keep .onnx files small, e.g. under a file host's size limit.
+   */
+  inlineLimit?: number;
   /** Run the structural checker first and refuse to write an invalid model (default true). */
   check?: boolean;
 }
@@ -233,21 +238,6 @@ function hadExternalData(model: Model): boolean {
   return false;
 }
 
-function plan(model: Model, file: string | undefined, opts: SaveOptions): ExternalPlan | undefined {
-  const mode = opts.externalData ?? 'auto';
-  const location = opts.location ?? (file ? `${path.basename(file)}.data` : 'model.onnx.data');
-  const threshold = opts.sizeThreshold ?? 1024;
-  if (mode === true) return { location, threshold };
-  if (mode === 'auto') {
-    if (hadExternalData(model)) return { location, threshold };
-    let total = 0;
-    for (const t of model.graph.initializers.values()) total += t.dtype === 'string' ? 0 : t.byteLength;
-    // Leave room for the graph itself under the protobuf limit.
-    if (total > PROTOBUF_LIMIT - 64 * 1024 * 1024) return { location, threshold };
-  }
-  return undefined;
-}
-
 /** Serializes a model with all tensors inline (for sessions created from bytes, and small files). */
 export function encodeModel(model: Model): Uint8Array {
   const { model: chunks } = encodeChunks(model, undefined);
@@ -265,23 +255,37 @@ export interface SaveResult {
   externalDataBytes?: number;
 }
 
+const fmtSize = (n: number) => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${n} bytes`);
+
 /** Writes a model to `file` (atomically), with external data as `opts` decides. */
 export function saveModel(model: Model, file: string, opts: SaveOptions = {}): SaveResult {
   if (opts.check !== false) check(model);
-  const ext = plan(model, file, opts);
-  const { model: chunks, data } = encodeChunks(model, ext);
-  const size = sum(chunks);
-  if (size > PROTOBUF_LIMIT) {
-    throw new Error(`${file}: model is ${(size / 2 ** 30).toFixed(2)} GiB inline, over protobuf's 2 GiB limit; save with external data`);
+  const mode = opts.externalData ?? 'auto';
+  const limit = Math.min(opts.inlineLimit ?? PROTOBUF_LIMIT, PROTOBUF_LIMIT);
+  const external: ExternalPlan = {
+    location: opts.location ?? `${path.basename(file)}.data`,
+    threshold: opts.sizeThreshold ?? 1024,
+  };
+  let ext = mode === true || (mode === 'auto' && hadExternalData(model)) ? external : undefined;
+  // Encoding is cheap (tensor bytes are views, not copies), so 'auto' simply tries inline first.
+  let encoded = encodeChunks(model, ext);
+  if (!ext && mode === 'auto' && sum(encoded.model) > limit) {
+    ext = external;
+    encoded = encodeChunks(model, ext);
+  }
+  const size = sum(encoded.model);
+  if (size > limit) {
+    const why = limit === PROTOBUF_LIMIT ? "protobuf's 2 GiB limit" : `the inline limit of ${fmtSize(limit)}`;
+    throw new Error(`${file}: model is ${fmtSize(size)} inline, over ${why}; save with external data`);
   }
   const result: SaveResult = { path: file, bytes: size };
-  const dir = path.dirname(path.resolve(file));
+  const files = [{ file, chunks: encoded.model }];
   if (ext) {
-    const dataPath = path.join(dir, ext.location);
-    writeFileAtomic(dataPath, data);
+    const dataPath = path.join(path.dirname(path.resolve(file)), ext.location);
+    files.unshift({ file: dataPath, chunks: encoded.data });
     result.externalDataPath = dataPath;
-    result.externalDataBytes = sum(data);
+    result.externalDataBytes = sum(encoded.data);
   }
-  writeFileAtomic(file, chunks);
+  writeFilesAtomic(files);
   return result;
 }

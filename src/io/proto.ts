@@ -62,6 +62,13 @@ export function toInt64(n: number): bigint {
   return b > INT64_MAX ? INT64_MAX : b < INT64_MIN ? INT64_MIN : b;
 }
 
+/** Why protobuf decoding failed, in words a user can act on. */
+export function describeDecodeFailure(e: unknown): string {
+  const message = (e as Error).message;
+  if (message === 'premature EOF') return 'the data ends in the middle of a field (a truncated file, or not protobuf at all)';
+  return `the bytes are not a protobuf message of that type (${message})`;
+}
+
 const props = (p: StringStringEntryProto[]): { key: string; value: string }[] | undefined =>
   p.length ? p.map((e) => ({ key: e.key, value: e.value })) : undefined;
 const toProps = (p: { key: string; value: string }[] | undefined): StringStringEntryProto[] =>
@@ -139,8 +146,9 @@ export function encodeTensor(t: Tensor, opts: EncodeTensorOptions = {}): TensorP
   const tp = create(TensorProtoSchema, {
     dims: t.dims.map((d) => BigInt(d)),
     dataType: dtypeCode(t.dtype),
-    name: t.name,
   });
+  // proto2 keeps field presence: an unnamed tensor stays without a name field, as it was read.
+  if (t.name) tp.name = t.name;
   if (t.docString) tp.docString = t.docString;
   if (t.metadataProps) tp.metadataProps = toProps(t.metadataProps);
   if (opts.omitData) return tp;

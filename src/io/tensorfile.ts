@@ -16,7 +16,7 @@ import {
   type DType,
   type TypedArray,
 } from '../ir/index.js';
-import { decodeTensor, encodeTensor, type EncodeTensorOptions } from './proto.js';
+import { decodeTensor, describeDecodeFailure, encodeTensor, type EncodeTensorOptions } from './proto.js';
 import { writeFileAtomic } from './atomic.js';
 import { decodeDataValue, type DataValue } from './dataproto.js';
 
@@ -25,7 +25,7 @@ export function decodeTensorProto(bytes: Uint8Array, label = 'tensor'): Tensor {
   try {
     tp = fromBinary(TensorProtoSchema, bytes);
   } catch (e) {
-    throw new Error(`${label}: not a serialized ONNX TensorProto (${(e as Error).message})`);
+    throw new Error(`${label}: not a serialized ONNX TensorProto: ${describeDecodeFailure(e)}`);
   }
   try {
     return decodeTensor(tp);
@@ -85,28 +85,38 @@ export function tensorFromJson(value: unknown, label: string, expected?: { dtype
   }
   const name = expected?.name ?? '';
   if (dtype === 'string') return Tensor.from('string', dims, flat.map(String), name);
-  if (dtype === 'float16' || dtype === 'bfloat16') {
-    const f = Tensor.from('float32', dims, Float32Array.from(flat as number[]), name);
-    return convertFloat(f, dtype);
-  }
   const info = DTYPE_INFO[dtype];
   if (!info.array || info.perByte > 1 || info.lanes > 1 || dtype.startsWith('float8')) {
     throw new Error(`${label}: JSON input of type ${dtype} is not supported`);
   }
-  for (const v of flat) {
-    if (typeof v !== 'number' && typeof v !== 'boolean' && !(typeof v === 'string' && /^-?\d+$/.test(v))) {
-      throw new Error(`${label}: ${JSON.stringify(v)} is not a number`);
-    }
+  const values = flat.map((v, i) => jsonNumber(v, dtype, `${label}: element ${i}`));
+  if (dtype === 'float16' || dtype === 'bfloat16') {
+    const bits = dtype === 'float16' ? float32ToFloat16Bits : float32ToBfloat16Bits;
+    return Tensor.from(dtype, dims, Uint16Array.from(values as number[], bits), name);
   }
-  return Tensor.fromNumbers(dtype, dims, flat.map((v) => (typeof v === 'string' ? BigInt(v) : Number(v))), name);
+  return Tensor.fromNumbers(dtype, dims, values, name);
 }
 
-function convertFloat(t: Tensor, to: 'float16' | 'bfloat16'): Tensor {
-  const src = t.data as Float32Array;
-  const bits = to === 'float16' ? float32ToFloat16Bits : float32ToBfloat16Bits;
-  const out = new Uint16Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = bits(src[i]!);
-  return Tensor.from(to, t.dims, out, t.name);
+// What tensorToJson and the CLI's --json write for values JSON has no number for.
+const SPECIAL_FLOATS: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
+
+/** One JSON element as a number (or bigint for 64-bit integers), checked against `dtype`'s range. */
+function jsonNumber(v: unknown, dtype: DType, where: string): number | bigint {
+  const info = DTYPE_INFO[dtype];
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (info.isFloat) {
+    if (typeof v === 'number') return v;
+    if (typeof v === 'string' && v in SPECIAL_FLOATS) return SPECIAL_FLOATS[v]!;
+    throw new Error(`${where}: ${JSON.stringify(v)} is not a number`);
+  }
+  let n: bigint;
+  if (typeof v === 'number' && Number.isInteger(v)) n = BigInt(v);
+  else if (typeof v === 'string' && /^-?\d+$/.test(v)) n = BigInt(v);
+  else throw new Error(`${where}: ${JSON.stringify(v)} is not an integer (${dtype})`);
+  const bits = BigInt(info.bits);
+  const [min, max] = dtype === 'bool' ? [0n, 1n] : info.signed ? [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n] : [0n, (1n << bits) - 1n];
+  if (n < min || n > max) throw new Error(`${where}: ${n} is out of range for ${dtype} (${min}..${max})`);
+  return info.bits === 64 ? n : Number(n);
 }
 
 function nestedShape(data: unknown, flat: unknown[], label: string): number[] {
@@ -121,11 +131,14 @@ function nestedShape(data: unknown, flat: unknown[], label: string): number[] {
   return [data.length, ...inner[0]!];
 }
 
-/** Plain-JSON form of a tensor (int64 as numbers when safe, strings otherwise). */
+/**
+ * Plain-JSON form of a tensor, read back by tensorFromJson: 64-bit integers as numbers when safe,
+ * strings otherwise; NaN and ±Infinity as the strings "NaN", "Infinity", "-Infinity".
+ */
 export function tensorToJson(t: Tensor): { name: string; dtype: DType; dims: number[]; data: unknown[] } {
   let data: unknown[];
   if (t.dtype === 'string') data = t.data as string[];
-  else if (t.dtype === 'float16' || t.dtype === 'bfloat16') data = Array.from(t.toFloat32());
+  else if (['float32', 'float64', 'float16', 'bfloat16'].includes(t.dtype)) data = Array.from(t.dtype === 'float64' ? (t.data as Float64Array) : t.toFloat32(), (v) => (Number.isFinite(v) ? v : String(v)));
   else {
     data = Array.from(t.data as TypedArray as ArrayLike<number | bigint>, (v) =>
       typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : String(v)) : v,

@@ -36,7 +36,9 @@ export class Graph {
 
   #producers?: Map<string, Node>;
   #consumers?: Map<string, Node[]>;
+  /** Every name used in the model (kept on the root graph); only grows, so a reserved name is never reused. */
   #names?: Set<string>;
+  #namesStale = false;
 
   constructor(name = 'main') {
     this.name = name;
@@ -50,8 +52,16 @@ export class Graph {
 
   // ---- lookups -------------------------------------------------------------------------------
 
-  /** Forgets the producer/consumer index (and that of enclosing graphs); rebuilt on next lookup. */
+  /**
+   * After editing `nodes`, `node.inputs` or `node.outputs` directly: forgets the producer/consumer
+   * index (and that of enclosing graphs) and rescans names on the next `uniqueName`.
+   */
   invalidate(): void {
+    this.#dropIndex();
+    this.root.#namesStale = true;
+  }
+
+  #dropIndex(): void {
     for (let g: Graph | undefined = this; g; g = g.parent) {
       g.#producers = undefined;
       g.#consumers = undefined;
@@ -136,22 +146,11 @@ export class Graph {
 
   #nameSet(): Set<string> {
     const root = this.root;
-    if (!root.#names) {
-      const names = new Set<string>();
-      const visit = (g: Graph): void => {
-        for (const v of g.inputs) names.add(v.name);
-        for (const v of g.outputs) names.add(v.name);
-        for (const k of g.initializers.keys()) names.add(k);
-        for (const k of g.valueInfo.keys()) names.add(k);
-        for (const n of g.nodes) {
-          if (n.name) names.add(n.name);
-          for (const o of n.outputs) if (o) names.add(o);
-          for (const i of n.inputs) if (i) names.add(i);
-          for (const sg of subgraphsOf(n)) visit(sg);
-        }
-      };
-      visit(root);
+    if (!root.#names || root.#namesStale) {
+      const names = root.#names ?? new Set<string>();
+      collectNames(root, names);
       root.#names = names;
+      root.#namesStale = false;
     }
     return root.#names;
   }
@@ -197,7 +196,10 @@ export class Graph {
       }
       names.add(o);
     }
-    for (const sg of subgraphsOf(node)) sg.parent = this;
+    for (const sg of subgraphsOf(node)) {
+      sg.parent = this;
+      collectNames(sg, names); // the subgraph was built on its own: its names join the model's pool
+    }
     this.nodes.splice(index, 0, node);
     for (const o of node.outputs) if (o) producers.set(o, node);
     for (const name of nodeUses(node)) {
@@ -297,11 +299,25 @@ export class Graph {
   /** Reorders `nodes` so each node comes after its producers (stable: keeps file order otherwise). */
   topologicalSort(): void {
     this.nodes = topologicalOrder(this);
-    this.invalidate();
+    this.#dropIndex();
   }
 
   #invalidateParents(): void {
-    this.parent?.invalidate();
+    if (this.parent) this.parent.#dropIndex();
+  }
+}
+
+/** Adds every name used in `g` and its subgraphs (values and node names) to `names`. */
+function collectNames(g: Graph, names: Set<string>): void {
+  for (const v of g.inputs) names.add(v.name);
+  for (const v of g.outputs) names.add(v.name);
+  for (const k of g.initializers.keys()) names.add(k);
+  for (const k of g.valueInfo.keys()) names.add(k);
+  for (const n of g.nodes) {
+    if (n.name) names.add(n.name);
+    for (const o of n.outputs) if (o) names.add(o);
+    for (const i of n.inputs) if (i) names.add(i);
+    for (const sg of subgraphsOf(n)) collectNames(sg, names);
   }
 }
 
@@ -326,7 +342,8 @@ export function nodeUses(node: Node): Set<string> {
 
 /**
  * Nodes in dependency order (stable Kahn's algorithm: among ready nodes, file order wins).
- * Throws naming a node on a cycle or on a value that nothing defines.
+ * Throws naming a node on a cycle. Values that nothing defines do not order anything (the checker
+ * reports them).
  */
 export function topologicalOrder(graph: Graph): Node[] {
   const available = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);

@@ -100,8 +100,9 @@ export function sessionOptions(opts: SessionOptions): Record<string, unknown> {
   if (opts.threads !== undefined && runtime !== 'wasm') o.intraOpNumThreads = opts.threads;
   if (opts.interOpThreads !== undefined && runtime !== 'wasm') o.interOpNumThreads = opts.interOpThreads;
   if (opts.graphOptimizationLevel) o.graphOptimizationLevel = opts.graphOptimizationLevel;
-  // onnxruntime's warnings (old opsets, skipped optimizers) are noise for our users; errors still surface.
-  o.logSeverityLevel = 3;
+  // onnxruntime logs its errors to stderr (multi-line, coloured) before throwing them too: the thrown
+  // error is what we report, so only fatal messages are logged.
+  o.logSeverityLevel = 4;
   return { ...o, ...opts.ortOptions };
 }
 
@@ -141,7 +142,7 @@ export async function createSession(model: ModelLike, opts: SessionOptions = {})
     );
   } catch (e) {
     const label = typeof model === 'string' ? model : 'model';
-    throw new Error(`${label}: onnxruntime (${runtime}) cannot load it: ${firstLine((e as Error).message)}`);
+    throw new Error(`${label}: onnxruntime (${runtime}) cannot load it: ${ortMessage((e as Error).message)}`);
   }
   const inputs = ortMetadata(session, 'input');
   const outputs = ortMetadata(session, 'output');
@@ -159,7 +160,7 @@ export async function createSession(model: ModelLike, opts: SessionOptions = {})
       try {
         result = (await (outputNames ? session.run(ortFeeds, outputNames) : session.run(ortFeeds))) as Record<string, OrtNode.Tensor>;
       } catch (e) {
-        throw new Error(`onnxruntime (${runtime}) failed to run the model: ${firstLine((e as Error).message)}`);
+        throw new Error(`onnxruntime (${runtime}) failed to run the model: ${ortMessage((e as Error).message)}`);
       }
       const out: Record<string, Tensor> = {};
       for (const [name, t] of Object.entries(result)) out[name] = fromOrtTensor(t, name);
@@ -169,7 +170,17 @@ export async function createSession(model: ModelLike, opts: SessionOptions = {})
   };
 }
 
-const firstLine = (s: string) => s.split('\n').find((l) => l.trim()) ?? s;
+/**
+ * onnxruntime's message without what only its developers need: the "Load model from PATH failed:"
+ * prefix (we name the file ourselves) and C++ source locations with function signatures.
+ */
+function ortMessage(message: string): string {
+  const first = message.split('\n').find((l) => l.trim()) ?? message;
+  return first
+    .replace(/^Load model from .*? failed:\s*/, '')
+    .replace(/\/onnxruntime_src\/\S+:\d+ (?:\S+\(.*?\)(?: \[with [^\]]*\])?(?:::<lambda\(\)>)? )?/g, '')
+    .trim();
+}
 
 function describe(v: SessionValue): string {
   if (!v.dtype) return 'non-tensor';

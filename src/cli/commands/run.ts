@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { loadModel, readTensorFile, tensorFromJson, tensorToJson, writeTensorFile } from '../../io/index.js';
-import { createSession, type RuntimeName, type SessionValue } from '../../runtime/index.js';
+import { checkFeeds, createSession, type RuntimeName, type SessionValue } from '../../runtime/index.js';
 import { generateInputs } from '../../data/index.js';
 import { Tensor, formatShape, type TypedArray } from '../../ir/index.js';
 import {
@@ -64,6 +64,7 @@ function readInput(spec: string, inputs: SessionValue[]): [string, Tensor] {
   const target = inputs.find((i) => i.name === name);
   if (!target) throw new UserError(`--input ${spec}: the model has no input '${name}' (inputs: ${inputs.map((i) => i.name).join(', ')})`);
   requirePath(file);
+  let tensor: Tensor;
   if (file.endsWith('.json')) {
     let parsed: unknown;
     try {
@@ -72,9 +73,15 @@ function readInput(spec: string, inputs: SessionValue[]): [string, Tensor] {
       throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
     }
     if (!target.dtype) throw new UserError(`--input ${spec}: input '${name}' is not a tensor`);
-    return [name, tensorFromJson(parsed, file, { dtype: target.dtype, name })];
+    tensor = tensorFromJson(parsed, file, { dtype: target.dtype, name });
+  } else tensor = readTensorFile(file);
+  // Checked here, not only at run time, so the message names the file that holds the wrong tensor.
+  try {
+    checkFeeds([target], { [name]: tensor });
+  } catch (e) {
+    throw new UserError(`${file}: ${(e as Error).message}`);
   }
-  return [name, readTensorFile(file)];
+  return [name, tensor];
 }
 
 export function register(program: Command): void {
