@@ -77,7 +77,7 @@ describe('modelship bench', () => {
     expect(overwrite.stderr).toBe(`modelship: error: ${digits}: the output would overwrite an input; choose another path\n`);
     expect(fs.statSync(digits).mtimeMs).toBe(before);
     expect(notModel.code).toBe(1);
-    expect(notModel.stderr).toMatch(/^modelship: error: .*labels\.json: not a valid ONNX model .*\n$/);
+    expect(notModel.stderr).toMatch(/^modelship: error: .*labels\.json: not a valid ONNX model.*\n$/);
     expect(missing.stderr).toBe(`modelship: error: ${path.join(tmp, 'nope.onnx')}: no such model file\n`);
     expect(badBatch.code).not.toBe(0);
     expect(badBatch.stderr).toMatch(/--batch <list>' argument '0,2' is invalid. expected a comma-separated list of positive integers/);

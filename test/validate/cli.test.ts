@@ -52,7 +52,7 @@ describe('modelship validate', () => {
       runCli(['validate', digits]),
     ]);
     expect(notModel.code).toBe(1);
-    expect(notModel.stderr).toMatch(/^modelship: error: .*meta\.json: not a valid ONNX model .*\n$/);
+    expect(notModel.stderr).toMatch(/^modelship: error: .*meta\.json: not a valid ONNX model.*\n$/);
     expect(wrongLabels.code).toBe(1);
     expect(wrongLabels.stderr).toBe(`modelship: error: ${labels}: 2 labels, but output 'logits' has more rows than that (397 after 1 of 1 samples)\n`);
     expect(shapes.code).toBe(1);
