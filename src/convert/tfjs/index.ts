@@ -1,0 +1,153 @@
+/**
+ * TF.js → ONNX: `convertTfjs(path | artifacts, options)` reads a Layers or Graph model, builds the
+ * ONNX model, and (by default) proves it against TF.js on generated inputs.
+ */
+import { check } from '../../checker/index.js';
+import type { Model } from '../../ir/index.js';
+import { VERSION } from '../../version.js';
+import { loadTfjs, type LoadedTfjsModel, type TfjsArtifacts } from './artifacts.js';
+import { ConvertError, Emitter, type Value } from './emitter.js';
+import { convertGraphModel } from './graph-model.js';
+import { convertLayersModel } from './layers-model.js';
+import { permute } from './tensors.js';
+import { verifyConversion, type InterfaceMap, type VerifyOptions, type VerifyReport } from './verify.js';
+
+export const MIN_OPSET = 13;
+export const MAX_OPSET = 21;
+export const DEFAULT_OPSET = 17;
+
+export interface ConvertOptions {
+  /** ONNX opset, 13..21 (default 17). */
+  opset?: number;
+  /** Make the batch dimension symbolic ('batch') instead of 1. */
+  batchDynamic?: boolean;
+  /** Channels-first (NCHW) interface for rank-4 inputs and outputs; default keeps TF's NHWC. */
+  nchw?: boolean;
+  /** Check the result against TF.js (default on); false skips it. */
+  verify?: boolean | VerifyOptions;
+}
+
+export interface ConvertReport {
+  source: string;
+  format: 'layers-model' | 'graph-model';
+  opset: number;
+  inputs: { name: string; dtype: string; shape: (number | string | null)[] }[];
+  outputs: { name: string; dtype: string; shape: (number | string | null)[] }[];
+  nodes: number;
+  opCounts: Record<string, number>;
+  initializers: number;
+  /** Weights read from the TF.js model: count, bytes as stored, and how many were quantized per dtype. */
+  weights: { count: number; bytes: number; quantized: Record<string, number> };
+  /** Transposes inserted for layout changes, and how many remained after cancelling pairs. */
+  transposes: { inserted: number; final: number };
+  convertMs: number;
+  verify?: VerifyReport;
+}
+
+/** Thrown when the converted model disagrees with TF.js beyond the tolerance; carries the full report. */
+export class VerifyError extends Error {
+  constructor(readonly report: ConvertReport) {
+    const v = report.verify!;
+    const worst = v.outputs.filter((o) => !o.ok).map((o) => `'${o.name}' ${o.relError.toExponential(2)}`).join(', ');
+    super(`${report.source}: the ONNX model disagrees with TF.js (${v.backend}) beyond relative error ${v.tolerance}: ${worst}`);
+    this.name = 'VerifyError';
+  }
+}
+
+export async function convertTfjs(input: string | TfjsArtifacts, options: ConvertOptions = {}): Promise<{ model: Model; report: ConvertReport }> {
+  const t0 = performance.now();
+  const opset = options.opset ?? DEFAULT_OPSET;
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new ConvertError(`opset ${opset} is not supported; expected ${MIN_OPSET}..${MAX_OPSET}`);
+  }
+  const loaded = loadTfjs(input);
+  const e = new Emitter(opset, graphName(loaded));
+  const o = { batchDynamic: options.batchDynamic ?? false, nchw: options.nchw ?? false };
+  const io = loaded.format === 'graph' ? convertGraphModel(loaded, e, o) : convertLayersModel(loaded, e, o);
+  const map: InterfaceMap = { inputs: [], outputs: [] };
+  for (const i of io.inputs) map.inputs.push({ name: i.name, tfName: i.tfName ?? i.name, perm: i.value.perm ?? undefined });
+  const claimed = new Set<string>();
+  for (const out of io.outputs) {
+    const perm = o.nchw && out.value.shape?.length === 4 ? [0, 3, 1, 2] : undefined;
+    bindOutput(e, out.name, out.value, perm, claimed);
+    map.outputs.push({ name: out.name, tfName: out.tfName ?? out.name, perm });
+  }
+  const inserted = e.transposes;
+  cancelRedundantTransposes(e.model);
+  e.setMetadata({
+    source_format: loaded.format === 'graph' ? 'tfjs-graph-model' : 'tfjs-layers-model',
+    converter: `modelship ${VERSION}`,
+    source_generated_by: loaded.artifacts.generatedBy,
+    source_converted_by: loaded.artifacts.convertedBy ?? undefined,
+  });
+  check(e.model);
+  const report = buildReport(e.model, loaded, opset, inserted, performance.now() - t0);
+  if (options.verify !== false) {
+    report.verify = await verifyConversion(e.model, loaded, map, options.verify === true || options.verify === undefined ? {} : options.verify);
+    if (!report.verify.passed) throw new VerifyError(report);
+  }
+  return { model: e.model, report };
+}
+
+function graphName(loaded: LoadedTfjsModel): string {
+  const name = (loaded.topology.config as { name?: unknown } | undefined)?.name;
+  return typeof name === 'string' && name ? name : 'tfjs_model';
+}
+
+/**
+ * Makes `value` (in layout `perm`) the graph output `name`: the producing node's output is renamed
+ * when it is free to take the name, otherwise an Identity carries it.
+ */
+function bindOutput(e: Emitter, name: string, value: Value, perm: number[] | undefined, claimed: Set<string>): void {
+  e.scope = name;
+  const src = e.as(value, perm);
+  const g = e.graph;
+  const producer = g.producer(src);
+  if (src !== name && producer && !claimed.has(src) && !g.isGraphOutput(src)) {
+    producer.outputs = producer.outputs.map((x) => (x === src ? name : x));
+    g.replaceAllUses(src, name);
+    g.invalidate();
+  } else if (src !== name) {
+    g.addNode({ opType: 'Identity', name: g.uniqueName(`${name}/identity`), inputs: [src], outputs: [name] });
+  }
+  claimed.add(name);
+  const shape = value.shape && permute(value.shape, perm);
+  g.outputs.push({ name, type: { kind: 'tensor', dtype: value.dtype, shape } });
+}
+
+/**
+ * The single place where redundant Transpose pairs are cancelled after conversion. The converter
+ * already inserts at most one Transpose per value and layout; the optimize capability's pass removes
+ * what remains across op boundaries once it is wired here.
+ */
+function cancelRedundantTransposes(model: Model): void {
+  void model;
+}
+
+function buildReport(model: Model, loaded: LoadedTfjsModel, opset: number, inserted: number, ms: number): ConvertReport {
+  const g = model.graph;
+  const opCounts: Record<string, number> = {};
+  for (const n of g.nodes) opCounts[n.opType] = (opCounts[n.opType] ?? 0) + 1;
+  const describe = (v: { name: string; type?: { kind: string; dtype?: string; shape?: (number | string | null)[] } }) => ({
+    name: v.name,
+    dtype: v.type?.dtype ?? '?',
+    shape: v.type?.shape ?? [],
+  });
+  return {
+    source: loaded.source,
+    format: loaded.format === 'graph' ? 'graph-model' : 'layers-model',
+    opset,
+    inputs: g.inputs.map(describe),
+    outputs: g.outputs.map(describe),
+    nodes: g.nodes.length,
+    opCounts,
+    initializers: g.initializers.size,
+    weights: { count: loaded.weights.size, bytes: loaded.weightBytes, quantized: loaded.quantization.counts },
+    transposes: { inserted, final: opCounts.Transpose ?? 0 },
+    convertMs: ms,
+  };
+}
+
+export { ConvertError } from './emitter.js';
+export type { TfjsArtifacts, TfjsWeightSpec } from './artifacts.js';
+export { verifyConversion, verificationInputs, loadTfjsRunner, type VerifyOptions, type VerifyReport, type TfjsBackend, type OutputAgreement } from './verify.js';

@@ -1,0 +1,200 @@
+/**
+ * Proof of a conversion: the TF.js model run by TF.js itself and the ONNX model run by onnxruntime,
+ * on the same seeded inputs, output by output.
+ */
+import type * as Tf from '@tensorflow/tfjs';
+import { Tensor, type Model } from '../../ir/index.js';
+import { createSession } from '../../runtime/index.js';
+import { createRng, generateInputs } from '../../data/index.js';
+import type { LoadedTfjsModel } from './artifacts.js';
+import { transposeTensor } from './tensors.js';
+
+export type TfjsBackend = 'cpu' | 'wasm';
+
+export interface VerifyOptions {
+  /** TF.js backend that computes the reference: 'cpu' (pure JavaScript, default) or 'wasm'. */
+  backend?: TfjsBackend;
+  /** Largest accepted relative error (see OutputAgreement.relError), default 1e-4. */
+  tolerance?: number;
+  seed?: number;
+  /** Size of dynamic batch dimensions in the generated inputs (default 1). */
+  batch?: number;
+  /** Size of other dynamic dimensions (default 16). */
+  defaultDim?: number;
+}
+
+export interface OutputAgreement {
+  name: string;
+  dtype: string;
+  shape: number[];
+  maxAbsError: number;
+  /** Relative error ‖onnx − tfjs‖₂ / ‖tfjs‖₂ (the reference RMS taken as at least 1e-3, so outputs near zero — a saturated sigmoid — compare absolutely). */
+  relError: number;
+  ok: boolean;
+}
+
+export interface VerifyReport {
+  backend: TfjsBackend;
+  tolerance: number;
+  inputs: { name: string; dtype: string; shape: number[] }[];
+  outputs: OutputAgreement[];
+  maxRelError: number;
+  passed: boolean;
+  tfjsMs: number;
+  onnxMs: number;
+}
+
+/** How the converted model's interface maps to the TF.js model's. */
+export interface InterfaceMap {
+  inputs: { name: string; tfName: string; perm?: number[] }[];
+  outputs: { name: string; tfName: string; perm?: number[] }[];
+}
+
+let tfModule: Promise<typeof Tf> | undefined;
+
+/** TF.js, loaded on first use (it is only needed to verify), quiet, on the requested backend. */
+export async function loadTfjs(backend: TfjsBackend): Promise<typeof Tf> {
+  tfModule ??= import('@tensorflow/tfjs').then((tf) => {
+    // Silences TF.js's "install tfjs-node" banner and debug checks.
+    tf.enableProdMode();
+    return tf;
+  });
+  const tf = await tfModule;
+  if (backend === 'wasm') {
+    try {
+      await import('@tensorflow/tfjs-backend-wasm');
+    } catch {
+      throw new Error("verify backend 'wasm' needs the npm package @tensorflow/tfjs-backend-wasm");
+    }
+  }
+  if (tf.getBackend() !== backend && !(await tf.setBackend(backend))) throw new Error(`TF.js backend '${backend}' failed to initialize`);
+  await tf.ready();
+  return tf;
+}
+
+/** A loaded TF.js model, run with named inputs. */
+export interface TfjsRunner {
+  run(feeds: Record<string, Tensor>): Record<string, Tensor>;
+  dispose(): void;
+}
+
+export async function loadTfjsRunner(loaded: LoadedTfjsModel, backend: TfjsBackend): Promise<TfjsRunner> {
+  const tf = await loadTfjs(backend);
+  const handler = tf.io.fromMemory(loaded.artifacts as unknown as Tf.io.ModelArtifacts);
+  const toTf = (t: Tensor) => tf.tensor(t.data as Float32Array | Int32Array | Uint8Array, t.dims, t.dtype === 'float32' ? 'float32' : t.dtype === 'bool' ? 'bool' : 'int32');
+  const fromTf = (t: Tf.Tensor, name: string) => {
+    const data = t.dataSync();
+    const dtype = t.dtype === 'float32' ? 'float32' : t.dtype === 'bool' ? 'bool' : 'int32';
+    return Tensor.from(dtype, [...t.shape], dtype === 'bool' ? Uint8Array.from(data as ArrayLike<number>) : (data as Float32Array | Int32Array), name);
+  };
+  if (loaded.format === 'graph') {
+    const model = await tf.loadGraphModel(handler);
+    return {
+      run(feeds) {
+        const inputs: Record<string, Tf.Tensor> = {};
+        for (const [k, t] of Object.entries(feeds)) inputs[k] = toTf(t);
+        const names = model.outputNodes;
+        const result = model.execute(inputs, names);
+        const list = Array.isArray(result) ? result : [result];
+        const out: Record<string, Tensor> = {};
+        list.forEach((t, i) => (out[names[i]!] = fromTf(t, names[i]!)));
+        tf.dispose([...Object.values(inputs), ...list]);
+        return out;
+      },
+      dispose: () => model.dispose(),
+    };
+  }
+  const model = await tf.loadLayersModel(handler);
+  return {
+    run(feeds) {
+      const inputs = model.inputs.map((i) => toTf(feeds[i.name]!));
+      const result = model.predict(inputs.length === 1 ? inputs[0]! : inputs);
+      const list = Array.isArray(result) ? result : [result];
+      const out: Record<string, Tensor> = {};
+      list.forEach((t, i) => (out[model.outputs[i]!.name] = fromTf(t, model.outputs[i]!.name)));
+      tf.dispose([...inputs, ...list]);
+      return out;
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+/** Seeded inputs for the converted model: images as [0, 1) floats or 0..255 integers. */
+export function verificationInputs(model: Model, opts: VerifyOptions = {}): Record<string, Tensor> {
+  const feeds = generateInputs(model, { seed: opts.seed ?? 0, batch: opts.batch ?? 1, defaultDim: opts.defaultDim ?? 16 });
+  const rng = createRng((opts.seed ?? 0) + 1);
+  for (const [name, t] of Object.entries(feeds)) {
+    if (t.dtype === 'int32' && t.dims.length === 4) feeds[name] = Tensor.from('int32', t.dims, Int32Array.from({ length: t.size }, () => Math.floor(rng() * 256)), name);
+  }
+  return feeds;
+}
+
+export async function verifyConversion(model: Model, loaded: LoadedTfjsModel, map: InterfaceMap, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const backend = opts.backend ?? 'cpu';
+  const tolerance = opts.tolerance ?? 1e-4;
+  const feeds = verificationInputs(model, opts);
+  const runner = await loadTfjsRunner(loaded, backend);
+  const session = await createSession(model);
+  try {
+    const tfFeeds: Record<string, Tensor> = {};
+    for (const i of map.inputs) tfFeeds[i.tfName] = i.perm ? transposeTensor(feeds[i.name]!, inverse(i.perm)) : feeds[i.name]!;
+    let t0 = performance.now();
+    const expected = runner.run(tfFeeds);
+    const tfjsMs = performance.now() - t0;
+    t0 = performance.now();
+    const actual = await session.run(feeds);
+    const onnxMs = performance.now() - t0;
+    const outputs = map.outputs.map((o) => {
+      const want = expected[o.tfName];
+      if (!want) throw new Error(`TF.js returned no output '${o.tfName}'`);
+      const got = o.perm ? transposeTensor(actual[o.name]!, inverse(o.perm)) : actual[o.name]!;
+      return agreement(o.name, got, want, tolerance);
+    });
+    const maxRelError = Math.max(0, ...outputs.map((o) => o.relError));
+    return {
+      backend,
+      tolerance,
+      inputs: Object.values(feeds).map((t) => ({ name: t.name, dtype: t.dtype, shape: t.dims })),
+      outputs,
+      maxRelError,
+      passed: outputs.every((o) => o.ok),
+      tfjsMs,
+      onnxMs,
+    };
+  } finally {
+    runner.dispose();
+    await session.release();
+  }
+}
+
+function inverse(perm: number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return inv;
+}
+
+function agreement(name: string, got: Tensor, want: Tensor, tolerance: number): OutputAgreement {
+  const shape = want.dims;
+  if (got.dims.join(',') !== shape.join(',')) {
+    return { name, dtype: got.dtype, shape: got.dims, maxAbsError: Infinity, relError: Infinity, ok: false };
+  }
+  const a = got.toFloat32();
+  const b = want.toFloat32();
+  let maxAbs = 0;
+  let diff2 = 0;
+  let ref2 = 0;
+  for (let i = 0; i < b.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (Number.isNaN(x) || Number.isNaN(y) || !Number.isFinite(x) || !Number.isFinite(y)) {
+      if (!Object.is(x, y)) maxAbs = diff2 = Infinity;
+      continue;
+    }
+    const d = Math.abs(x - y);
+    if (d > maxAbs) maxAbs = d;
+    diff2 += d * d;
+    ref2 += y * y;
+  }
+  const relError = diff2 === 0 ? 0 : Math.sqrt(diff2) / Math.max(Math.sqrt(ref2), 1e-3 * Math.sqrt(b.length));
+  return { name, dtype: got.dtype, shape, maxAbsError: maxAbs, relError, ok: relError <= tolerance };
+}
