@@ -50,6 +50,8 @@ export interface LoadedTfjsModel {
   artifacts: TfjsArtifacts & { weightSpecs: TfjsWeightSpec[]; weightData: ArrayBuffer };
   quantization: QuantizationSummary;
   weightBytes: number;
+  /** Files read (model.json and its shards); empty for in-memory artifacts. */
+  files: string[];
 }
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
@@ -62,7 +64,7 @@ export function loadTfjs(input: string | TfjsArtifacts): LoadedTfjsModel {
   const specs = input.weightSpecs ?? [];
   const data = Array.isArray(input.weightData) ? concatChunks(input.weightData.map((b) => new Uint8Array(b))) : new Uint8Array(input.weightData ?? new ArrayBuffer(0));
   const format = detectFormat(input, source);
-  return finish(format, source, input, specs, data, 'weightData');
+  return finish(format, source, input, specs, data, 'weightData', []);
 }
 
 function loadFromFile(file: string): LoadedTfjsModel {
@@ -86,6 +88,7 @@ function loadFromFile(file: string): LoadedTfjsModel {
   const dir = path.dirname(file);
   const specs: TfjsWeightSpec[] = [];
   const chunks: Uint8Array[] = [];
+  const files = [file];
   manifest.forEach((group: TfjsWeightGroup, g) => {
     const where = `${file}: weightsManifest[${g}]`;
     if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
@@ -94,6 +97,7 @@ function loadFromFile(file: string): LoadedTfjsModel {
     const shards = group.paths.map((p, k) => {
       if (typeof p !== 'string') throw new Error(`${where}.paths[${k}]: expected a file name`);
       const shard = path.join(dir, decodeURIComponent(p));
+      files.push(shard);
       try {
         return new Uint8Array(fs.readFileSync(shard));
       } catch (e) {
@@ -111,7 +115,7 @@ function loadFromFile(file: string): LoadedTfjsModel {
     specs.push(...group.weights);
     chunks.push(...shards);
   });
-  return finish(format, file, json, specs, (chunks.length === 1 ? chunks[0]! : concatChunks(chunks)), 'weights');
+  return finish(format, file, json, specs, (chunks.length === 1 ? chunks[0]! : concatChunks(chunks)), 'weights', files);
 }
 
 function detectFormat(json: TfjsArtifacts, source: string): TfjsFormat {
@@ -163,6 +167,7 @@ function finish(
   specs: TfjsWeightSpec[],
   data: Uint8Array,
   field: string,
+  files: string[],
 ): LoadedTfjsModel {
   const need = specs.reduce((n, w, k) => n + specBytes(w, `${source}: ${field}[${k}]`), 0);
   if (need !== data.byteLength) {
@@ -198,6 +203,7 @@ function finish(
     },
     quantization: { counts },
     weightBytes: data.byteLength,
+    files,
   };
 }
 

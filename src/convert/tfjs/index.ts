@@ -25,10 +25,14 @@ export interface ConvertOptions {
   nchw?: boolean;
   /** Check the result against TF.js (default on); false skips it. */
   verify?: boolean | VerifyOptions;
+  /** Called as stages finish: read, convert, verify. */
+  onProgress?: (done: number, total: number, label: string) => void;
 }
 
 export interface ConvertReport {
   source: string;
+  /** Files read: model.json and its weight shards. */
+  files: string[];
   format: 'layers-model' | 'graph-model';
   opset: number;
   inputs: { name: string; dtype: string; shape: (number | string | null)[] }[];
@@ -60,7 +64,9 @@ export async function convertTfjs(input: string | TfjsArtifacts, options: Conver
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new ConvertError(`opset ${opset} is not supported; expected ${MIN_OPSET}..${MAX_OPSET}`);
   }
+  const stages = options.verify === false ? 2 : 3;
   const loaded = loadTfjs(input);
+  options.onProgress?.(1, stages, 'read');
   const e = new Emitter(opset, graphName(loaded));
   const o = { batchDynamic: options.batchDynamic ?? false, nchw: options.nchw ?? false };
   const io = loaded.format === 'graph' ? convertGraphModel(loaded, e, o) : convertLayersModel(loaded, e, o);
@@ -82,8 +88,13 @@ export async function convertTfjs(input: string | TfjsArtifacts, options: Conver
   });
   check(e.model);
   const report = buildReport(e.model, loaded, opset, inserted, performance.now() - t0);
+  options.onProgress?.(2, stages, 'converted');
   if (options.verify !== false) {
-    report.verify = await verifyConversion(e.model, loaded, map, options.verify === true || options.verify === undefined ? {} : options.verify);
+    const verifyOptions = typeof options.verify === 'object' ? options.verify : {};
+    // A dynamic batch is exercised with 2, so a batch hard-wired somewhere in the graph shows up.
+    const batch = o.batchDynamic && e.graph.inputs.some((i) => i.type?.kind === 'tensor' && i.type.shape?.[0] === 'batch') ? 2 : 1;
+    report.verify = await verifyConversion(e.model, loaded, map, { batch, ...verifyOptions });
+    options.onProgress?.(3, stages, 'verified');
     if (!report.verify.passed) throw new VerifyError(report);
   }
   return { model: e.model, report };
@@ -135,6 +146,7 @@ function buildReport(model: Model, loaded: LoadedTfjsModel, opset: number, inser
   });
   return {
     source: loaded.source,
+    files: loaded.files,
     format: loaded.format === 'graph' ? 'graph-model' : 'layers-model',
     opset,
     inputs: g.inputs.map(describe),

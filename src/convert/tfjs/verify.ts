@@ -107,11 +107,12 @@ export async function loadTfjsRunner(loaded: LoadedTfjsModel, backend: TfjsBacke
   const model = await tf.loadLayersModel(handler);
   return {
     run(feeds) {
-      const inputs = model.inputs.map((i) => toTf(feeds[i.name]!));
+      // Layers models take and return tensors in the order of their inputs and outputs.
+      const inputs = model.inputs.map((_, k) => toTf(feeds[String(k)]!));
       const result = model.predict(inputs.length === 1 ? inputs[0]! : inputs);
       const list = Array.isArray(result) ? result : [result];
       const out: Record<string, Tensor> = {};
-      list.forEach((t, i) => (out[model.outputs[i]!.name] = fromTf(t, model.outputs[i]!.name)));
+      list.forEach((t, k) => (out[String(k)] = fromTf(t, String(k))));
       tf.dispose([...inputs, ...list]);
       return out;
     },
