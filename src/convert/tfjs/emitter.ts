@@ -51,6 +51,8 @@ export class Emitter {
     this.graph = new Graph(graphName);
     this.model = new Model(this.graph);
     this.model.opsetImports = [{ domain: '', version: opset }];
+    // The oldest IR version that carries this opset, so older ONNX tools read the model too.
+    this.model.irVersion = opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
     this.model.producerName = 'modelship';
     this.model.producerVersion = VERSION;
   }
