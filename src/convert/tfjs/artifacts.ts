@@ -58,7 +58,7 @@ const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1,
 const DTYPES: Record<string, DType> = { float32: 'float32', int32: 'int32', bool: 'bool' };
 
 /** Reads a model.json (and its shards) or takes in-memory artifacts. */
-export function loadTfjs(input: string | TfjsArtifacts): LoadedTfjsModel {
+export function readTfjsModel(input: string | TfjsArtifacts): LoadedTfjsModel {
   if (typeof input === 'string') return loadFromFile(input);
   const source = '<memory>';
   const specs = input.weightSpecs ?? [];

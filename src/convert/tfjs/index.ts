@@ -5,7 +5,7 @@
 import { check } from '../../checker/index.js';
 import type { Model } from '../../ir/index.js';
 import { VERSION } from '../../version.js';
-import { loadTfjs, type LoadedTfjsModel, type TfjsArtifacts } from './artifacts.js';
+import { readTfjsModel, type LoadedTfjsModel, type TfjsArtifacts } from './artifacts.js';
 import { ConvertError, Emitter, type Value } from './emitter.js';
 import { convertGraphModel } from './graph-model.js';
 import { convertLayersModel } from './layers-model.js';
@@ -65,7 +65,7 @@ export async function convertTfjs(input: string | TfjsArtifacts, options: Conver
     throw new ConvertError(`opset ${opset} is not supported; expected ${MIN_OPSET}..${MAX_OPSET}`);
   }
   const stages = options.verify === false ? 2 : 3;
-  const loaded = loadTfjs(input);
+  const loaded = readTfjsModel(input);
   options.onProgress?.(1, stages, 'read');
   const e = new Emitter(opset, graphName(loaded));
   const o = { batchDynamic: options.batchDynamic ?? false, nchw: options.nchw ?? false };

@@ -53,7 +53,7 @@ export interface InterfaceMap {
 let tfModule: Promise<typeof Tf> | undefined;
 
 /** TF.js, loaded on first use (it is only needed to verify), quiet, on the requested backend. */
-export async function loadTfjs(backend: TfjsBackend): Promise<typeof Tf> {
+export async function tfjsOn(backend: TfjsBackend): Promise<typeof Tf> {
   tfModule ??= import('@tensorflow/tfjs').then((tf) => {
     // Silences TF.js's "install tfjs-node" banner and debug checks.
     tf.enableProdMode();
@@ -79,7 +79,7 @@ export interface TfjsRunner {
 }
 
 export async function loadTfjsRunner(loaded: LoadedTfjsModel, backend: TfjsBackend): Promise<TfjsRunner> {
-  const tf = await loadTfjs(backend);
+  const tf = await tfjsOn(backend);
   const handler = tf.io.fromMemory(loaded.artifacts as unknown as Tf.io.ModelArtifacts);
   const toTf = (t: Tensor) => tf.tensor(t.data as Float32Array | Int32Array | Uint8Array, t.dims, t.dtype === 'float32' ? 'float32' : t.dtype === 'bool' ? 'bool' : 'int32');
   const fromTf = (t: Tf.Tensor, name: string) => {
