@@ -54,6 +54,10 @@ function expectVerified(report: ConvertReport): void {
 
 const seeded = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed);
 
+function randomizeWeights(model: Tf.LayersModel, seed: number): void {
+  model.weights.forEach((w, i) => w.write(tf.randomUniform(w.shape, -0.5, 0.5, 'float32', seed + i)));
+}
+
 describe('Layers models trained with TF.js convert and match TF.js', () => {
   it('MLP (Sequential: Dense, Dropout, softmax), saved as model.json with two weight shards', async () => {
     const model = tf.sequential({
@@ -173,5 +177,52 @@ describe('Layers models trained with TF.js convert and match TF.js', () => {
     const sharedGemms = onnx.graph.nodes.filter((nd) => nd.name.startsWith('shared'));
     expect(sharedGemms[0]!.inputs[1]).toBe(sharedGemms[1]!.inputs[1]);
     expect(await agreement(onnx, model, [seeded([4, 8], 14)])).toBeLessThan(1e-5);
+  });
+
+  // TF.js cannot train these two (no gradients for dilated convolutions or ThresholdedReLU): seeded weights instead.
+  it('more layers: Embedding, Conv1D, LayerNormalization, 1-D pooling, RepeatVector, TimeDistributed, Permute (opsets 13 and 17)', async () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.embedding({ inputDim: 20, outputDim: 6, inputLength: 10 }),
+        tf.layers.conv1d({ filters: 5, kernelSize: 3, padding: 'same', dilationRate: 2, activation: 'relu' }),
+        tf.layers.layerNormalization(),
+        tf.layers.maxPooling1d({ poolSize: 2 }),
+        tf.layers.globalAveragePooling1d({}),
+        tf.layers.repeatVector({ n: 3 }),
+        tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 4 }) }),
+        tf.layers.permute({ dims: [2, 1] }),
+        tf.layers.flatten(),
+        tf.layers.softmax(),
+      ],
+    });
+    randomizeWeights(model, 15);
+    const artifacts = await saveToMemory(model);
+    for (const opset of [13, 17]) {
+      const { report } = await convertTfjs(artifacts, { opset });
+      expectVerified(report);
+      expect(report.opCounts.LayerNormalization ?? 0).toBe(opset >= 17 ? 1 : 0);
+    }
+  });
+
+  it('more layers: PReLU with shared axes, merge layers, bilinear upsampling, cropping, channels_first convolution, Reshape', async () => {
+    const input = tf.input({ shape: [8, 8, 2], name: 'img' });
+    const a = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(input) as Tf.SymbolicTensor;
+    const p = tf.layers.prelu({ sharedAxes: [1, 2] }).apply(a) as Tf.SymbolicTensor;
+    const t = tf.layers.thresholdedReLU({ theta: 0.1 }).apply(p) as Tf.SymbolicTensor;
+    const m = tf.layers.multiply().apply([t, a]) as Tf.SymbolicTensor;
+    const av = tf.layers.average().apply([m, a]) as Tf.SymbolicTensor;
+    const mx = tf.layers.maximum().apply([av, p]) as Tf.SymbolicTensor;
+    const mn = tf.layers.minimum().apply([mx, a]) as Tf.SymbolicTensor;
+    const up = tf.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear' }).apply(mn) as Tf.SymbolicTensor;
+    const crop = tf.layers.cropping2D({ cropping: [[1, 2], [0, 3]] }).apply(up) as Tf.SymbolicTensor;
+    const cf = tf.layers.conv2d({ filters: 3, kernelSize: 2, dataFormat: 'channelsFirst' }).apply(crop) as Tf.SymbolicTensor;
+    const r = tf.layers.reshape({ targetShape: [-1, 3] }).apply(cf) as Tf.SymbolicTensor;
+    const g = tf.layers.globalMaxPooling1d({}).apply(r) as Tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 2, activation: 'sigmoid' }).apply(g) as Tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    randomizeWeights(model, 17);
+    const { report } = await convertTfjs(await saveToMemory(model));
+    expectVerified(report);
+    expect(report.opCounts).toMatchObject({ PRelu: 1, ThresholdedRelu: 1, Resize: 1 });
   });
 });

@@ -113,6 +113,7 @@ function bindOutput(e: Emitter, name: string, value: Value, perm: number[] | und
   e.scope = name;
   const src = e.as(value, perm);
   const g = e.graph;
+  g.reserveName(name);
   const producer = g.producer(src);
   if (src !== name && producer && !claimed.has(src) && !g.isGraphOutput(src)) {
     producer.outputs = producer.outputs.map((x) => (x === src ? name : x));

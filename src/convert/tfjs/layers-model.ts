@@ -89,7 +89,6 @@ export function convertLayersModel(model: LoadedTfjsModel, e: Emitter, o: GraphC
   });
   const outputs = root.outputs.map(([name, node, tensor], k) => {
     const key = root.outputs.filter(([n]) => n === name).length > 1 ? `${name}_${k}` : name;
-    e.graph.reserveName(key);
     return { key, ref: [name, node, tensor] as [string, number, number] };
   });
   const results = converter.run(root, inputs.map((i) => i.value), '');
@@ -341,7 +340,8 @@ class LayersConverter {
         return { name: e.op('Flatten', [e.as(v)], [attr.int('axis', 1)]), dtype: x.dtype, shape: [x.shape![0]!, size] };
       }
       case 'Reshape':
-        return kerasReshape(e, x, c.target_shape as number[]);
+        // TF.js saves an inferred dimension as null.
+        return kerasReshape(e, x, (c.target_shape as (number | null)[]).map((d) => d ?? -1));
       case 'Permute':
         return transpose(e, x, [0, ...(c.dims as number[])]);
       case 'RepeatVector': {
@@ -398,13 +398,9 @@ class LayersConverter {
     const n = l.className.endsWith('1D') ? 1 : 2;
     const strides = ints(c.strides, n, 1);
     const dilations = ints(c.dilation_rate, n, 1);
-    let padding = kerasPadding(c.padding);
-    let input = x;
-    if (c.padding === 'causal') {
-      const k = ints(c.kernel_size, n, 1)[0]!;
-      input = pad(e, x, [[0, 0], [(k - 1) * dilations[0]!, 0], [0, 0]], 'constant');
-      padding = 'VALID';
-    }
+    if (c.padding === 'causal') throw new ConvertError(`${e.scope}: causal padding is not supported (TF.js cannot run it either)`);
+    const padding = kerasPadding(c.padding);
+    const input = x;
     const bias = c.use_bias === false ? undefined : this.weight(l.name, 'bias');
     const opts = { strides, dilations, padding };
     if (l.className === 'DepthwiseConv2D') return conv(e, input, this.weight(l.name, 'depthwise_kernel'), bias, { ...opts, depthwise: true });
@@ -549,7 +545,9 @@ class LayersConverter {
     const kind = inner.class_name as string;
     if (kind !== 'Dense') throw new ConvertError(`${this.e.scope}: TimeDistributed over ${kind} is not supported (only Dense)`);
     const cfg = inner.config as Config;
-    return this.layer({ name: (cfg.name as string) ?? l.name, className: 'Dense', config: cfg, inbound: [] }, [x]);
+    // TF.js names the weights after the wrapper; Keras after the wrapped layer.
+    const name = this.find(l.name, 'kernel') ? l.name : ((cfg.name as string) ?? l.name);
+    return this.layer({ name, className: 'Dense', config: cfg, inbound: [] }, [x]);
   }
 }
 

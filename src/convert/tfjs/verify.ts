@@ -120,14 +120,31 @@ export async function loadTfjsRunner(loaded: LoadedTfjsModel, backend: TfjsBacke
   };
 }
 
-/** Seeded inputs for the converted model: images as [0, 1) floats or 0..255 integers. */
+/**
+ * Seeded inputs for the converted model: images as [0, 1) floats or 0..255 integers, and ids below
+ * the table size for inputs that index an embedding (Keras feeds those as floats).
+ */
 export function verificationInputs(model: Model, opts: VerifyOptions = {}): Record<string, Tensor> {
   const feeds = generateInputs(model, { seed: opts.seed ?? 0, batch: opts.batch ?? 1, defaultDim: opts.defaultDim ?? 16 });
   const rng = createRng((opts.seed ?? 0) + 1);
   for (const [name, t] of Object.entries(feeds)) {
-    if (t.dtype === 'int32' && t.dims.length === 4) feeds[name] = Tensor.from('int32', t.dims, Int32Array.from({ length: t.size }, () => Math.floor(rng() * 256)), name);
+    const rows = embeddingRows(model, name);
+    if (rows !== undefined && t.dtype === 'float32') feeds[name] = Tensor.from('float32', t.dims, Float32Array.from({ length: t.size }, () => Math.floor(rng() * rows)), name);
+    else if (t.dtype === 'int32' && t.dims.length === 4) feeds[name] = Tensor.from('int32', t.dims, Int32Array.from({ length: t.size }, () => Math.floor(rng() * 256)), name);
   }
   return feeds;
+}
+
+/** Rows of the constant table that `input` indexes through a Cast and a Gather, if it does. */
+function embeddingRows(model: Model, input: string): number | undefined {
+  const g = model.graph;
+  for (const cast of g.consumers(input).filter((n) => n.opType === 'Cast')) {
+    for (const gather of g.consumers(cast.outputs[0]!)) {
+      const table = gather.opType === 'Gather' && gather.inputs[1] === cast.outputs[0] ? g.initializers.get(gather.inputs[0]!) : undefined;
+      if (table) return table.dims[0];
+    }
+  }
+  return undefined;
 }
 
 export async function verifyConversion(model: Model, loaded: LoadedTfjsModel, map: InterfaceMap, opts: VerifyOptions = {}): Promise<VerifyReport> {
