@@ -55,7 +55,7 @@ function expectVerified(report: ConvertReport): void {
 const seeded = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed);
 
 function randomizeWeights(model: Tf.LayersModel, seed: number): void {
-  model.weights.forEach((w, i) => w.write(tf.randomUniform(w.shape, -0.5, 0.5, 'float32', seed + i)));
+  model.weights.forEach((w, i) => w.write(tf.randomUniform(w.shape as number[], -0.5, 0.5, 'float32', seed + i)));
 }
 
 describe('Layers models trained with TF.js convert and match TF.js', () => {

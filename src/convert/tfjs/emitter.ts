@@ -9,7 +9,7 @@
  */
 import { Graph, Model, attr, type Attribute, type Dim, type DType, type Tensor } from '../../ir/index.js';
 import { VERSION } from '../../version.js';
-import { isIdentity, permBetween, permute, tensorOf, transposeTensor, type Perm } from './tensors.js';
+import { identity, isIdentity, permBetween, tensorOf, transposeTensor, type Perm } from './tensors.js';
 
 export interface Value {
   /** ONNX value name; unset for a constant not materialized yet. */
@@ -23,6 +23,11 @@ export interface Value {
   const?: Tensor;
   /** Name for a constant's initializer, once it is needed. */
   hint?: string;
+  /**
+   * What a runtime shape vector (or one of its elements, as a scalar) is known to hold: fixed sizes
+   * and symbolic dimensions, so a Reshape to Pack(Shape(x)[0], 13) still knows its output shape.
+   */
+  elements?: Dim[];
 }
 
 /** A conversion problem in the source model (unsupported op, bad attribute): a one-line message. */
@@ -146,20 +151,11 @@ export class Emitter {
     return { hint, dtype: t.dtype, shape: [...t.dims], const: t };
   }
 
-  /** Physical shape of a value (its logical shape in its layout). */
-  physicalShape(v: Value): Dim[] | undefined {
-    return v.shape && permute(v.shape, v.perm);
-  }
-
   setMetadata(entries: Record<string, string | undefined>): void {
     for (const [k, val] of Object.entries(entries)) if (val) this.model.setMetadata(k, val);
   }
 }
 
-function identityOf(rank: number): number[] {
-  return Array.from({ length: rank }, (_, i) => i);
-}
-
 function permKey(perm: Perm, rank: number): string {
-  return (perm ?? identityOf(rank)).join(',');
+  return (perm ?? identity(rank)).join(',');
 }

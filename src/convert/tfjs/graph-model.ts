@@ -34,7 +34,7 @@ import {
   type Padding,
 } from './ops.js';
 import { broadcastBinary, identity, isIdentity, numbers, permute, reshapeTensor, tensorOf } from './tensors.js';
-import { onnxBounds, resolveStridedSlice, sliceRange, slicedShape } from './slice.js';
+import { onnxBounds, resolveStridedSlice, sliceRange, slicedShape, type AxisSlice } from './slice.js';
 
 interface TfAttr {
   s?: string;
@@ -390,7 +390,14 @@ function stridedSlice(c: NodeContext): Value {
     if (!a) return d;
     return typeof d === 'number' ? sliceRange(a, d).count : null;
   });
-  return sliceValue(c.e, x, r.axes.map((a) => ({ axis: a.axis, ...onnxBounds(a), step: a.stride })), sliced, r.shrunk, r.newAxes, shape);
+  const elements = rank === 1 && x.elements && !r.newAxes.length ? sliceElements(x.elements, r.axes[0]) : undefined;
+  return { ...sliceValue(c.e, x, r.axes.map((a) => ({ axis: a.axis, ...onnxBounds(a), step: a.stride })), sliced, r.shrunk, r.newAxes, shape), elements };
+}
+
+function sliceElements(elements: Dim[], a: AxisSlice | undefined): Dim[] {
+  if (!a) return elements;
+  const { start, count } = sliceRange(a, elements.length);
+  return Array.from({ length: count }, (_, i) => elements[start + i * a.stride]!);
 }
 
 /** ONNX Slice over logical axes (in the value's layout) giving `sliced`, then squeeze/unsqueeze to `shape`. */
@@ -449,7 +456,9 @@ function pack(c: NodeContext): Value {
     const stacked = concatConst(t.map((x) => reshapeTensor(x, [...x.dims.slice(0, axis), 1, ...x.dims.slice(axis)])), axis);
     return c.e.constant(stacked, c.name);
   }
-  return concat(c.e, c.inputs.map((v) => expandDims(c.e, v, axis)), axis);
+  const parts = c.inputs.map(elementsOf);
+  const elements = rank === 0 && parts.every((p) => p?.length === 1) ? parts.map((p) => p![0]!) : undefined;
+  return { ...concat(c.e, c.inputs.map((v) => expandDims(c.e, v, axis)), axis), elements };
 }
 
 function concatConst(ts: Tensor[], axis: number): Tensor {
@@ -467,7 +476,9 @@ function concatV2(c: NodeContext): Value {
   const axisValue = c.consts(c.inputs.length - 1, 'concat axis')[0]!;
   const axis = normAxis(c.e, axisValue, rankOf(c.e, values[0]!));
   if (allConst(values)) return c.e.constant(concatConst(values.map((v) => v.const!), axis), c.name);
-  return concat(c.e, values, axis);
+  const parts = values.map(elementsOf);
+  const elements = values[0]!.shape!.length === 1 && parts.every((p) => p) ? parts.flatMap((p) => p!) : undefined;
+  return { ...concat(c.e, values, axis), elements };
 }
 
 function unpack(c: NodeContext): Value[] {
@@ -522,7 +533,12 @@ function shapeOp(c: NodeContext): Value {
   if (x.shape!.every((d) => typeof d === 'number')) return c.e.constant(tensorOf(dtype, [rank], x.shape as number[]), c.name);
   let name = c.e.op('Shape', [c.e.as(x, x.perm)]);
   if (!isIdentity(x.perm)) name = c.e.op('Gather', [name, c.e.int64s(identity(rank).map((a) => x.perm!.indexOf(a)))], [attr.int('axis', 0)], 'logical');
-  return cast(c.e, { name, dtype: 'int64', shape: [rank] }, dtype);
+  return { ...cast(c.e, { name, dtype: 'int64', shape: [rank] }, dtype), elements: x.shape };
+}
+
+/** Known elements of a 1-D value or scalar: its constant values or what shape tracking knows. */
+function elementsOf(v: Value): Dim[] | undefined {
+  return v.const ? (v.const.dims.length <= 1 ? numbers(v.const) : undefined) : v.elements;
 }
 
 function sizeOp(c: NodeContext): Value {
@@ -802,7 +818,7 @@ const HANDLERS: Record<string, Handler> = {
   Atan2: atan2,
   NotEqual: (c) => unary(c.e, 'Not', elementwise(c.e, 'Equal', [c.input(0), c.input(1)], 'bool', 'equal'), [], 'bool'),
   ClipByValue: (c) => elementwise(c.e, 'Max', [elementwise(c.e, 'Min', [c.input(0), c.input(2)], c.input(0).dtype, 'min'), c.input(1)]),
-  Cast: (c) => cast(c.e, c.input(0), c.type('DstT')),
+  Cast: (c) => ({ ...cast(c.e, c.input(0), c.type('DstT')), elements: c.input(0).elements }),
   Shape: shapeOp,
   Size: sizeOp,
   Reshape: (c) => reshape(c.e, c.input(0), c.input(1)),
@@ -869,7 +885,7 @@ function sparseToDense(c: NodeContext): Value {
 }
 
 /** Op types the converter handles (plus Const, Placeholder and NoOp, handled by the walk itself). */
-export const SUPPORTED_GRAPH_OPS = new Set([...Object.keys(HANDLERS), 'Const', 'Placeholder', 'NoOp']);
+const SUPPORTED_GRAPH_OPS = new Set([...Object.keys(HANDLERS), 'Const', 'Placeholder', 'NoOp']);
 
 // ---- the walk ----------------------------------------------------------------------------------
 

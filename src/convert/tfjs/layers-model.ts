@@ -53,7 +53,7 @@ interface ModelSpec {
 const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
 
 /** Keras layer classes the converter maps (merge layers, wrappers and models included). */
-export const SUPPORTED_LAYERS = new Set([
+const SUPPORTED_LAYERS = new Set([
   'InputLayer', 'Dense', 'Conv1D', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'SeparableConv1D', 'Conv2DTranspose',
   'BatchNormalization', 'LayerNormalization', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D',
   'MaxPool1D', 'MaxPool2D', 'AvgPool1D', 'AvgPool2D',

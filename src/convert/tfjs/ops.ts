@@ -192,6 +192,9 @@ export function reshape(e: Emitter, x: Value, target: Value): Value {
     }
     shape = dims.map((d) => (d === -1 ? inferredDim(x.shape, dims) : d));
     if (x.const && known(shape)) return e.constant(reshapeTensor(x.const, shape), e.scope);
+  } else if (target.elements) {
+    const dims = target.elements;
+    shape = dims.map((d) => (d === -1 ? inferredDim(x.shape, dims) : d));
   } else if (target.shape && known(target.shape)) {
     shape = new Array<Dim>(target.shape[0]!).fill(null);
   }
@@ -199,14 +202,18 @@ export function reshape(e: Emitter, x: Value, target: Value): Value {
   return { name, dtype: x.dtype, shape };
 }
 
-/** The size of a reshape's -1: from the element count, or the input's one symbolic dim (the batch) when the rest match. */
-function inferredDim(input: Dim[] | undefined, target: number[]): Dim {
-  if (!input) return null;
-  const fixed = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-  const inKnown = input.filter((d): d is number => typeof d === 'number').reduce((a, b) => a * b, 1);
-  const unknown = input.filter((d) => typeof d !== 'number');
-  if (!unknown.length) return fixed > 0 ? inKnown / fixed : null;
-  if (unknown.length === 1 && typeof unknown[0] === 'string' && inKnown === fixed) return unknown[0];
+/**
+ * The size of a reshape's -1: the element count divided by the other target sizes, once symbolic
+ * sizes present on both sides cancel; or the input's one symbolic size when the fixed sizes match.
+ */
+function inferredDim(input: Dim[] | undefined, target: Dim[]): Dim {
+  if (!input || input.includes(null) || target.includes(null)) return null;
+  const product = (ds: Dim[]) => ds.filter((d): d is number => typeof d === 'number' && d !== -1).reduce((a, b) => a * b, 1);
+  const symbols = (ds: Dim[]) => ds.filter((d): d is string => typeof d === 'string').sort().join(',');
+  const [inKnown, outKnown] = [product(input), product(target)];
+  if (symbols(input) === symbols(target)) return outKnown > 0 && inKnown % outKnown === 0 ? inKnown / outKnown : null;
+  const inSymbols = input.filter((d) => typeof d === 'string');
+  if (!symbols(target) && inSymbols.length === 1 && inKnown === outKnown) return inSymbols[0]!;
   return null;
 }
 

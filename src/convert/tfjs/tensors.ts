@@ -105,7 +105,7 @@ export function reshapeTensor(t: Tensor, dims: number[], name = t.name): Tensor 
 }
 
 /** NumPy broadcasting of two fixed shapes; undefined when they do not broadcast. */
-export function broadcastDims(a: readonly number[], b: readonly number[]): number[] | undefined {
+function broadcastDims(a: readonly number[], b: readonly number[]): number[] | undefined {
   const rank = Math.max(a.length, b.length);
   const out: number[] = [];
   for (let i = 0; i < rank; i++) {
