@@ -41,7 +41,7 @@ describe('modelship convert', () => {
     // No float32 conversion agrees to 1e-15 (ORT and TF.js sum in different orders).
     const r = cli(EMOTION, '-o', out, '--tolerance', '1e-15');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^modelship: error: .*emotion\.json: the ONNX model disagrees with TF\.js \(cpu\) beyond relative error 1e-15: 'Identity:0' [\d.e-]+; nothing written\n$/);
+    expect(r.stderr).toMatch(/^modelship: error: .*emotion\.json: the ONNX model disagrees with TF\.js \(cpu\) beyond relative error 1e-15: 'Identity:0' [\d.e-]+; first diverging TF node: .+; nothing written\n$/);
     expect(fs.existsSync(out)).toBe(false);
   });
 

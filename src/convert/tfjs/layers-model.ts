@@ -95,6 +95,8 @@ export function convertLayersModel(model: LoadedTfjsModel, e: Emitter, o: GraphC
   return {
     inputs,
     outputs: outputs.map(({ key }, k) => ({ name: key, tfName: String(k), value: results[k]! })),
+    // TF.js exposes a Layers model's intermediate results only per layer, not per op: no divergence search.
+    intermediates: [],
   };
 }
 

@@ -3,8 +3,9 @@
  * on the same seeded inputs, output by output.
  */
 import type * as Tf from '@tensorflow/tfjs';
-import { Tensor, type Model } from '../../ir/index.js';
+import { Tensor, type DType, type Model } from '../../ir/index.js';
 import { createSession } from '../../runtime/index.js';
+import { decodeModel, encodeModel } from '../../io/index.js';
 import { createRng, generateInputs } from '../../data/index.js';
 import type { LoadedTfjsModel } from './artifacts.js';
 import { transposeTensor } from './tensors.js';
@@ -34,6 +35,8 @@ export interface OutputAgreement {
 }
 
 export interface VerifyReport {
+  /** On failure (Graph models): the first TF node whose result already disagrees, where to look first. */
+  firstDivergence?: { node: string; op: string; relError: number };
   backend: TfjsBackend;
   tolerance: number;
   inputs: { name: string; dtype: string; shape: number[] }[];
@@ -48,6 +51,8 @@ export interface VerifyReport {
 export interface InterfaceMap {
   inputs: { name: string; tfName: string; perm?: number[] }[];
   outputs: { name: string; tfName: string; perm?: number[] }[];
+  /** TF node outputs and the ONNX values holding them (Graph models), in graph order. */
+  intermediates: { name: string; tfName: string; op: string; dtype: DType; perm?: number[] }[];
 }
 
 let tfModule: Promise<typeof Tf> | undefined;
@@ -74,7 +79,8 @@ export async function tfjsOn(backend: TfjsBackend): Promise<typeof Tf> {
 
 /** A loaded TF.js model, run with named inputs. */
 export interface TfjsRunner {
-  run(feeds: Record<string, Tensor>): Record<string, Tensor>;
+  /** Runs the model; Graph models can return any node's output (`node` or `node:1`) instead of the outputs. */
+  run(feeds: Record<string, Tensor>, outputs?: string[]): Record<string, Tensor>;
   dispose(): void;
 }
 
@@ -90,10 +96,10 @@ export async function loadTfjsRunner(loaded: LoadedTfjsModel, backend: TfjsBacke
   if (loaded.format === 'graph') {
     const model = await tf.loadGraphModel(handler);
     return {
-      run(feeds) {
+      run(feeds, outputs) {
         const inputs: Record<string, Tf.Tensor> = {};
         for (const [k, t] of Object.entries(feeds)) inputs[k] = toTf(t);
-        const names = model.outputNodes;
+        const names = outputs ?? model.outputNodes;
         const result = model.execute(inputs, names);
         const list = Array.isArray(result) ? result : [result];
         const out: Record<string, Tensor> = {};
@@ -169,18 +175,54 @@ export async function verifyConversion(model: Model, loaded: LoadedTfjsModel, ma
       return agreement(o.name, got, want, tolerance);
     });
     const maxRelError = Math.max(0, ...outputs.map((o) => o.relError));
+    const passed = outputs.every((o) => o.ok);
+    const firstDivergence = !passed && map.intermediates.length ? await locateDivergence(model, runner, feeds, tfFeeds, map, tolerance) : undefined;
     return {
+      ...(firstDivergence && { firstDivergence }),
       backend,
       tolerance,
       inputs: Object.values(feeds).map((t) => ({ name: t.name, dtype: t.dtype, shape: t.dims })),
       outputs,
       maxRelError,
-      passed: outputs.every((o) => o.ok),
+      passed,
       tfjsMs,
       onnxMs,
     };
   } finally {
     runner.dispose();
+    await session.release();
+  }
+}
+
+/** Runs every TF node's result on both sides (in graph order) and returns the first that disagrees. */
+async function locateDivergence(
+  model: Model,
+  runner: TfjsRunner,
+  feeds: Record<string, Tensor>,
+  tfFeeds: Record<string, Tensor>,
+  map: InterfaceMap,
+  tolerance: number,
+): Promise<VerifyReport['firstDivergence']> {
+  const probe = decodeModel(encodeModel(model));
+  const g = probe.graph;
+  const listed = new Set(g.outputs.map((o) => o.name));
+  const candidates = map.intermediates.filter((i) => g.producer(i.name) || g.isGraphInput(i.name));
+  for (const c of candidates) {
+    if (listed.has(c.name)) continue;
+    g.outputs.push({ name: c.name, type: { kind: 'tensor', dtype: c.dtype } });
+    listed.add(c.name);
+  }
+  const session = await createSession(probe);
+  try {
+    const actual = await session.run(feeds);
+    const expected = runner.run(tfFeeds, candidates.map((c) => c.tfName));
+    for (const c of candidates) {
+      const got = c.perm ? transposeTensor(actual[c.name]!, inverse(c.perm)) : actual[c.name]!;
+      const a = agreement(c.tfName, got, expected[c.tfName]!, tolerance);
+      if (!a.ok) return { node: c.tfName, op: c.op, relError: a.relError };
+    }
+    return undefined;
+  } finally {
     await session.release();
   }
 }
