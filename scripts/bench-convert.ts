@@ -77,6 +77,7 @@ async function bench(name: string, wasm: boolean): Promise<Row> {
   if (wasm) {
     try {
       runners.wasm = await loadTfjsRunner(loaded, 'wasm');
+      // One run to see the backend can run the model; it also warms it up (the pure-JS one ran in verification).
       runners.wasm.run(tfFeeds);
     } catch (e) {
       row.wasmError = (e as Error).message;
@@ -92,7 +93,6 @@ async function bench(name: string, wasm: boolean): Promise<Row> {
       const runner = runners[backend];
       if (!runner) continue;
       await tfjsOn(backend);
-      if (r === 0) runner.run(tfFeeds);
       times[backend].push(await timeRun(() => runner.run(tfFeeds)));
     }
   }
