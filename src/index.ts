@@ -9,5 +9,7 @@ export * from './data/index.js';
 export { inspectModel, profileModel, type InspectReport, type ModelProfile, type ModelFamily } from './inspect/index.js';
 export * from './testcases/index.js';
 export { buildExampleModel, writeExample } from './examples/index.js';
-export { convertTfjs, convertTfjsUnverified, ConvertError, VerifyError, verifyConversion, type Conversion, type ConvertOptions, type ConvertReport, type TfjsArtifacts, type TfjsBackend, type VerifyOptions, type VerifyReport } from './convert/index.js';
+export { convertTfjs, convertTfjsUnverified, ConvertError, ConvertVerifyError, verifyConversion, type Conversion, type ConvertOptions, type ConvertReport, type TfjsArtifacts, type TfjsBackend, type ConvertVerifyOptions, type ConvertVerifyReport } from './convert/index.js';
+export * from './optimize/index.js';
+export * from './shape-inference/index.js';
 export { VERSION } from './version.js';

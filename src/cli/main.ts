@@ -7,6 +7,7 @@ import { register as run } from './commands/run.js';
 import { register as test } from './commands/test.js';
 import { register as demo } from './commands/demo.js';
 import { register as convert } from './commands/convert.js';
+import { register as optimize } from './commands/optimize.js';
 
 export function buildProgram(): Command {
   const program = new Command('modelship')
@@ -14,7 +15,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`modelship: ${str.replace(/^error: /, '')}`) });
-  for (const register of [demo, convert, inspect, run, test]) register(program);
+  for (const register of [demo, convert, inspect, run, test, optimize]) register(program);
   return program;
 }
 

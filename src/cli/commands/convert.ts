@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { saveModel } from '../../io/index.js';
-import { convertTfjs, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, VerifyError, type ConvertReport, type TfjsBackend } from '../../convert/index.js';
+import { convertTfjs, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ConvertVerifyError, type ConvertReport, type TfjsBackend } from '../../convert/index.js';
 import { formatShape } from '../../ir/index.js';
 import { UserError, assertNotInput, formatBytes, interactive, parseChoice, parseFloatOption, parseIntOption, printJson, progress, requirePath, table, withExamples } from '../common.js';
 
@@ -59,11 +59,11 @@ export function register(program: Command): void {
             onProgress: (done, _total, label) => bar.update(done, label),
           });
         } catch (e) {
-          if (e instanceof VerifyError && opts.json) {
+          if (e instanceof ConvertVerifyError && opts.json) {
             printJson({ ok: false, error: e.message, report: e.report });
             throw new UserError(`${e.message}; nothing written`);
           }
-          throw e instanceof VerifyError ? new UserError(`${e.message}; nothing written`) : e;
+          throw e instanceof ConvertVerifyError ? new UserError(`${e.message}; nothing written`) : e;
         } finally {
           bar.stop();
         }

@@ -3,6 +3,7 @@
  * ONNX model, and (by default) proves it against TF.js on generated inputs.
  */
 import { check } from '../../checker/index.js';
+import { cancelTransposes } from '../../optimize/index.js';
 import type { Model } from '../../ir/index.js';
 import { VERSION } from '../../version.js';
 import { readTfjsModel, type LoadedTfjsModel, type TfjsArtifacts } from './artifacts.js';
@@ -10,7 +11,7 @@ import { ConvertError, Emitter, type Value } from './emitter.js';
 import { convertGraphModel } from './graph-model.js';
 import { convertLayersModel } from './layers-model.js';
 import { permute } from './tensors.js';
-import { verifyConversion, type InterfaceMap, type VerifyOptions, type VerifyReport } from './verify.js';
+import { verifyConversion, type InterfaceMap, type ConvertVerifyOptions, type ConvertVerifyReport } from './verify.js';
 
 export const MIN_OPSET = 13;
 export const MAX_OPSET = 21;
@@ -24,7 +25,7 @@ export interface ConvertOptions {
   /** Channels-first (NCHW) interface for rank-4 inputs and outputs; default keeps TF's NHWC. */
   nchw?: boolean;
   /** Check the result against TF.js (default on); false skips it. */
-  verify?: boolean | VerifyOptions;
+  verify?: boolean | ConvertVerifyOptions;
   /** Called as stages finish: converted, verified. */
   onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -45,17 +46,17 @@ export interface ConvertReport {
   /** Transposes inserted for layout changes, and how many remained after cancelling pairs. */
   transposes: { inserted: number; final: number };
   convertMs: number;
-  verify?: VerifyReport;
+  verify?: ConvertVerifyReport;
 }
 
 /** Thrown when the converted model disagrees with TF.js beyond the tolerance; carries the full report. */
-export class VerifyError extends Error {
+export class ConvertVerifyError extends Error {
   constructor(readonly report: ConvertReport) {
     const v = report.verify!;
     const worst = v.outputs.filter((o) => !o.ok).map((o) => `'${o.name}' ${o.relError.toExponential(2)}`).join(', ');
     const where = v.firstDivergence ? `; first diverging TF node: ${v.firstDivergence.node} (${v.firstDivergence.op}, ${v.firstDivergence.relError.toExponential(2)})` : '';
     super(`${report.source}: the ONNX model disagrees with TF.js (${v.backend}) beyond relative error ${v.tolerance}: ${worst}${where}`);
-    this.name = 'VerifyError';
+    this.name = 'ConvertVerifyError';
   }
 }
 
@@ -89,7 +90,8 @@ export function convertTfjsUnverified(input: string | TfjsArtifacts, options: Om
     mapping.intermediates.push({ name: t.value.name!, tfName: t.tfName, op: t.op, dtype: t.value.dtype, perm: t.value.perm ?? undefined });
   }
   const inserted = e.transposes;
-  cancelRedundantTransposes(e.model);
+  // Layout changes are inserted once per value and layout; the optimize pass cancels any pair left.
+  cancelTransposes(e.graph);
   e.setMetadata({
     source_format: loaded.format === 'graph' ? 'tfjs-graph-model' : 'tfjs-layers-model',
     converter: `modelship ${VERSION}`,
@@ -111,7 +113,7 @@ export async function convertTfjs(input: string | TfjsArtifacts, options: Conver
     const batch = options.batchDynamic && model.graph.inputs.some((i) => i.type?.kind === 'tensor' && i.type.shape?.[0] === 'batch') ? 2 : 1;
     report.verify = await verifyConversion(model, source, mapping, { batch, ...verifyOptions });
     options.onProgress?.(2, stages, 'verified');
-    if (!report.verify.passed) throw new VerifyError(report);
+    if (!report.verify.passed) throw new ConvertVerifyError(report);
   }
   return { model, report };
 }
@@ -143,15 +145,6 @@ function bindOutput(e: Emitter, name: string, value: Value, perm: number[] | und
   g.outputs.push({ name, type: { kind: 'tensor', dtype: value.dtype, shape } });
 }
 
-/**
- * The single place where redundant Transpose pairs are cancelled after conversion. The converter
- * already inserts at most one Transpose per value and layout; the optimize capability's pass removes
- * what remains across op boundaries once it is wired here.
- */
-function cancelRedundantTransposes(model: Model): void {
-  void model;
-}
-
 function buildReport(model: Model, loaded: LoadedTfjsModel, opset: number, inserted: number, ms: number): ConvertReport {
   const g = model.graph;
   const opCounts: Record<string, number> = {};
@@ -179,4 +172,4 @@ function buildReport(model: Model, loaded: LoadedTfjsModel, opset: number, inser
 
 export { ConvertError } from './emitter.js';
 export type { TfjsArtifacts, TfjsWeightSpec } from './artifacts.js';
-export { verifyConversion, verificationInputs, loadTfjsRunner, type InterfaceMap, type VerifyOptions, type VerifyReport, type TfjsBackend, type OutputAgreement } from './verify.js';
+export { verifyConversion, verificationInputs, loadTfjsRunner, type InterfaceMap, type ConvertVerifyOptions, type ConvertVerifyReport, type TfjsBackend, type ConvertOutputAgreement } from './verify.js';

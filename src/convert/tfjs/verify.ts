@@ -12,10 +12,10 @@ import { transposeTensor } from './tensors.js';
 
 export type TfjsBackend = 'cpu' | 'wasm';
 
-export interface VerifyOptions {
+export interface ConvertVerifyOptions {
   /** TF.js backend that computes the reference: 'cpu' (pure JavaScript, default) or 'wasm'. */
   backend?: TfjsBackend;
-  /** Largest accepted relative error (see OutputAgreement.relError), default 1e-4. */
+  /** Largest accepted relative error (see ConvertOutputAgreement.relError), default 1e-4. */
   tolerance?: number;
   seed?: number;
   /** Size of dynamic batch dimensions in the generated inputs (default 1). */
@@ -24,7 +24,7 @@ export interface VerifyOptions {
   defaultDim?: number;
 }
 
-export interface OutputAgreement {
+export interface ConvertOutputAgreement {
   name: string;
   dtype: string;
   shape: number[];
@@ -34,13 +34,13 @@ export interface OutputAgreement {
   ok: boolean;
 }
 
-export interface VerifyReport {
+export interface ConvertVerifyReport {
   /** On failure (Graph models): the first TF node whose result already disagrees, where to look first. */
   firstDivergence?: { node: string; op: string; relError: number };
   backend: TfjsBackend;
   tolerance: number;
   inputs: { name: string; dtype: string; shape: number[] }[];
-  outputs: OutputAgreement[];
+  outputs: ConvertOutputAgreement[];
   maxRelError: number;
   passed: boolean;
   tfjsMs: number;
@@ -130,7 +130,7 @@ export async function loadTfjsRunner(loaded: LoadedTfjsModel, backend: TfjsBacke
  * Seeded inputs for the converted model: images as [0, 1) floats or 0..255 integers, and ids below
  * the table size for inputs that index an embedding (Keras feeds those as floats).
  */
-export function verificationInputs(model: Model, opts: VerifyOptions = {}): Record<string, Tensor> {
+export function verificationInputs(model: Model, opts: ConvertVerifyOptions = {}): Record<string, Tensor> {
   const feeds = generateInputs(model, { seed: opts.seed ?? 0, batch: opts.batch ?? 1, defaultDim: opts.defaultDim ?? 16 });
   const rng = createRng((opts.seed ?? 0) + 1);
   for (const [name, t] of Object.entries(feeds)) {
@@ -153,7 +153,7 @@ function embeddingRows(model: Model, input: string): number | undefined {
   return undefined;
 }
 
-export async function verifyConversion(model: Model, loaded: LoadedTfjsModel, map: InterfaceMap, opts: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyConversion(model: Model, loaded: LoadedTfjsModel, map: InterfaceMap, opts: ConvertVerifyOptions = {}): Promise<ConvertVerifyReport> {
   const backend = opts.backend ?? 'cpu';
   const tolerance = opts.tolerance ?? 1e-4;
   const feeds = verificationInputs(model, opts);
@@ -202,7 +202,7 @@ async function locateDivergence(
   tfFeeds: Record<string, Tensor>,
   map: InterfaceMap,
   tolerance: number,
-): Promise<VerifyReport['firstDivergence']> {
+): Promise<ConvertVerifyReport['firstDivergence']> {
   const probe = decodeModel(encodeModel(model));
   const g = probe.graph;
   const listed = new Set(g.outputs.map((o) => o.name));
@@ -233,7 +233,7 @@ function inverse(perm: number[]): number[] {
   return inv;
 }
 
-function agreement(name: string, got: Tensor, want: Tensor, tolerance: number): OutputAgreement {
+function agreement(name: string, got: Tensor, want: Tensor, tolerance: number): ConvertOutputAgreement {
   const shape = want.dims;
   if (got.dims.join(',') !== shape.join(',')) {
     return { name, dtype: got.dtype, shape: got.dims, maxAbsError: Infinity, relError: Infinity, ok: false };
