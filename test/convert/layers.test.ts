@@ -7,7 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as Tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertTfjs, createSession, Tensor, type ConvertReport, type Model } from '../../src/index.js';
+import { convertTfjs, createSession, saveModel, Tensor, type ConvertReport, type Model } from '../../src/index.js';
+import { onnxCheckFiles } from '../helpers/onnx-checker.js';
 import { saveToMemory, tfjs, trainBriefly, writeModelJson } from './helpers.js';
 
 let tf: typeof Tf;
@@ -150,6 +151,13 @@ describe('Layers models trained with TF.js convert and match TF.js', () => {
     const b = await convertTfjs(await saveToMemory(both));
     expectVerified(b.report);
     expect(b.report.opCounts).toMatchObject({ LSTM: 1, RNN: 1, GRU: 1 });
+    // The recurrent ops' attributes and weight layouts also satisfy ONNX's own checker.
+    const files = [a.model, b.model].map((m, i) => {
+      const file = path.join(dir, `rnn${i}.onnx`);
+      saveModel(m, file);
+      return file;
+    });
+    expect(onnxCheckFiles(files).filter((r) => r.status !== 'passed')).toEqual([]);
   });
 
   it('functional model: skip connection, a shared layer applied twice, a nested Sequential, two outputs', async () => {
