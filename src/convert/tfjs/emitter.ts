@@ -9,7 +9,7 @@
  */
 import { Graph, Model, attr, type Attribute, type Dim, type DType, type Tensor } from '../../ir/index.js';
 import { VERSION } from '../../version.js';
-import { identity, isIdentity, permBetween, tensorOf, transposeTensor, type Perm } from './tensors.js';
+import { channelsFirst, identity, isIdentity, permBetween, tensorOf, transposeTensor, type Perm } from './tensors.js';
 
 export interface Value {
   /** ONNX value name; unset for a constant not materialized yet. */
@@ -124,7 +124,8 @@ export class Emitter {
     const key = `${src}|${permKey(perm, rank)}`;
     let name = this.#layouts.get(key);
     if (!name) {
-      const node = this.graph.uniqueName(`${src}/transpose`);
+      const target = isIdentity(perm) ? 'to_logical' : permKey(perm, rank) === channelsFirst(rank).join(',') ? 'to_channels_first' : 'transpose';
+      const node = this.graph.uniqueName(`${src.replace(/:\d+$/, '')}/${target}`);
       name = this.graph.uniqueName(`${node}:0`);
       this.graph.addNode({ opType: 'Transpose', name: node, inputs: [src], outputs: [name], attributes: [attr.ints('perm', permBetween(v.perm, perm, rank))] });
       this.transposes++;

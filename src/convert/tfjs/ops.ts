@@ -49,7 +49,7 @@ export function broadcastShape(a: Dim[] | undefined, b: Dim[] | undefined): Dim[
 
 const known = (dims: Dim[] | undefined): dims is number[] => !!dims && dims.every((d) => typeof d === 'number');
 
-/** Elements of a constant's first few values (axes, sizes) as numbers. */
+/** A constant input's values as numbers (axes, sizes, paddings); a runtime value is an error. */
 export function constNumbers(e: Emitter, v: Value, what: string): number[] {
   if (!v.const) throw new ConvertError(`${e.scope}: ${what} must be a constant (it is computed at run time)`);
   return numbers(v.const);
