@@ -78,7 +78,7 @@ async function bench(name: string, wasm: boolean): Promise<Row> {
     try {
       runners.wasm = await loadTfjsRunner(loaded, 'wasm');
       // One run to see the backend can run the model; it also warms it up (the pure-JS one ran in verification).
-      runners.wasm.run(tfFeeds);
+      await runners.wasm.run(tfFeeds);
     } catch (e) {
       row.wasmError = (e as Error).message;
       delete runners.wasm;

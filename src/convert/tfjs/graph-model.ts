@@ -688,7 +688,7 @@ function nonMaxSuppression(c: NodeContext): Value[] {
   const e = c.e;
   const version = Number(c.node.op.slice(-1));
   const [boxes, scores, maxOut, iou] = [c.input(0), c.input(1), c.input(2), c.input(3)];
-  const scoreThreshold = version >= 4 || c.inputs[4] ? c.inputs[4] : undefined;
+  const scoreThreshold = c.inputs[4];
   if (version === 5 && c.inputs[5]?.const && numbers(c.inputs[5].const)[0] !== 0) c.fail('soft-NMS (soft_nms_sigma ≠ 0) is not supported');
   const b = e.op('Unsqueeze', [e.as(boxes), e.int64s([0])], [], 'boxes');
   const s = e.op('Unsqueeze', [e.as(scores), e.int64s([0, 1])], [], 'scores');
@@ -698,10 +698,10 @@ function nonMaxSuppression(c: NodeContext): Value[] {
   const idx64 = e.op('Gather', [selected, e.int64s([2])], [attr.int('axis', 1)], 'index');
   const flat = e.op('Reshape', [idx64, e.int64s([-1])], [], 'indices');
   const count = e.op('Shape', [flat], [], 'count');
-  const padFlag = version === 4 ? c.bool('pad_to_max_output_size') : false;
-  const pads = version === 5 ? c.bool('pad_to_max_output_size') : padFlag;
+  // As TF.js: V4 pads the indices to max_output_size when asked; V5 never pads.
+  const padded = version === 4 && c.bool('pad_to_max_output_size');
   let indices: Value = { name: flat, dtype: 'int64', shape: [null] };
-  if (pads) {
+  if (padded) {
     const missing = e.op('Sub', [e.op('Reshape', [int64(e, maxOut), e.int64s([1])], [], 'max_output_1d'), count], [], 'missing');
     indices = { name: e.op('Pad', [flat, e.op('Concat', [e.int64s([0]), missing], [attr.int('axis', 0)], 'pads')], [attr.string('mode', 'constant')], 'padded'), dtype: 'int64', shape: [maxOut.const ? numbers(maxOut.const)[0]! : null] };
   }
@@ -993,7 +993,8 @@ export function convertGraphModel(model: LoadedTfjsModel, e: Emitter, o: GraphCo
     const [src, k] = splitRef(ref);
     const v = values.get(src)?.[k];
     if (!v) throw new ConvertError(`${model.source}: output '${key}' has no value`);
-    return { name: key, value: v };
+    // TF.js is asked for tensor names ("node:1"): it mixes up signature keys of two outputs of one node.
+    return { name: key, tfName: ref, value: v };
   });
   return { inputs, outputs, intermediates };
 }

@@ -57,6 +57,9 @@ export interface InterfaceMap {
 
 let tfModule: Promise<typeof Tf> | undefined;
 
+/** TF ops TF.js runs only asynchronously. */
+const DYNAMIC_OPS = new Set(['NonMaxSuppressionV2', 'NonMaxSuppressionV3', 'NonMaxSuppressionV4', 'NonMaxSuppressionV5', 'Where', 'ListDiff']);
+
 /** TF.js, loaded on first use (it is only needed to verify), quiet, on the requested backend. */
 export async function tfjsOn(backend: TfjsBackend): Promise<typeof Tf> {
   tfModule ??= import('@tensorflow/tfjs').then((tf) => {
@@ -79,8 +82,8 @@ export async function tfjsOn(backend: TfjsBackend): Promise<typeof Tf> {
 
 /** A loaded TF.js model, run with named inputs. */
 export interface TfjsRunner {
-  /** Runs the model; Graph models can return any node's output (`node` or `node:1`) instead of the outputs. */
-  run(feeds: Record<string, Tensor>, outputs?: string[]): Record<string, Tensor>;
+  /** Runs the model; a Graph model returns the node outputs named (`node` or `node:1`), by default its outputs. */
+  run(feeds: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>>;
   dispose(): void;
 }
 
@@ -95,12 +98,15 @@ export async function loadTfjsRunner(loaded: LoadedTfjsModel, backend: TfjsBacke
   };
   if (loaded.format === 'graph') {
     const model = await tf.loadGraphModel(handler);
+    const nodes = ((loaded.topology.node ?? []) as { op: string }[]).map((n) => n.op);
+    const dynamic = nodes.some((op) => DYNAMIC_OPS.has(op));
     return {
-      run(feeds, outputs) {
+      async run(feeds, outputs) {
         const inputs: Record<string, Tf.Tensor> = {};
         for (const [k, t] of Object.entries(feeds)) inputs[k] = toTf(t);
         const names = outputs ?? model.outputNodes;
-        const result = model.execute(inputs, names);
+        // Ops with data-dependent shapes (NonMaxSuppression, Where) only run in executeAsync.
+        const result = dynamic ? await model.executeAsync(inputs, names) : model.execute(inputs, names);
         const list = Array.isArray(result) ? result : [result];
         const out: Record<string, Tensor> = {};
         list.forEach((t, i) => (out[names[i]!] = fromTf(t, names[i]!)));
@@ -112,7 +118,7 @@ export async function loadTfjsRunner(loaded: LoadedTfjsModel, backend: TfjsBacke
   }
   const model = await tf.loadLayersModel(handler);
   return {
-    run(feeds) {
+    async run(feeds) {
       // Layers models take and return tensors in the order of their inputs and outputs.
       const inputs = model.inputs.map((_, k) => toTf(feeds[String(k)]!));
       const result = model.predict(inputs.length === 1 ? inputs[0]! : inputs);
@@ -163,7 +169,7 @@ export async function verifyConversion(model: Model, loaded: LoadedTfjsModel, ma
     const tfFeeds: Record<string, Tensor> = {};
     for (const i of map.inputs) tfFeeds[i.tfName] = i.perm ? transposeTensor(feeds[i.name]!, inverse(i.perm)) : feeds[i.name]!;
     let t0 = performance.now();
-    const expected = runner.run(tfFeeds);
+    const expected = await runner.run(tfFeeds, map.outputs.map((o) => o.tfName));
     const tfjsMs = performance.now() - t0;
     t0 = performance.now();
     const actual = await session.run(feeds);
@@ -215,7 +221,7 @@ async function locateDivergence(
   const session = await createSession(probe);
   try {
     const actual = await session.run(feeds);
-    const expected = runner.run(tfFeeds, candidates.map((c) => c.tfName));
+    const expected = await runner.run(tfFeeds, candidates.map((c) => c.tfName));
     for (const c of candidates) {
       const got = c.perm ? transposeTensor(actual[c.name]!, inverse(c.perm)) : actual[c.name]!;
       const a = agreement(c.tfName, got, expected[c.tfName]!, tolerance);
