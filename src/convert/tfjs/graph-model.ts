@@ -782,7 +782,6 @@ const HANDLERS: Record<string, Handler> = {
   Snapshot: (c) => c.input(0),
   IdentityN: (c) => c.inputs,
   Conv2D: (c) => convolution(c, false),
-  Conv1D: (c) => convolution(c, false),
   _FusedConv2D: (c) => convolution(c, false),
   DepthwiseConv2dNative: (c) => convolution(c, true),
   FusedDepthwiseConv2dNative: (c) => convolution(c, true),
@@ -835,8 +834,8 @@ const HANDLERS: Record<string, Handler> = {
   Tile: tile,
   Fill: fill,
   Range: range,
-  ZerosLike: (c) => elementwise(c.e, 'Mul', [c.input(0), c.e.constant(scalarTensor(c.input(0).dtype, 0))]),
-  OnesLike: (c) => elementwise(c.e, 'Add', [elementwise(c.e, 'Mul', [c.input(0), c.e.constant(scalarTensor(c.input(0).dtype, 0))], c.input(0).dtype, 'zeros'), c.e.constant(scalarTensor(c.input(0).dtype, 1))]),
+  ZerosLike: (c) => filledLike(c, 0),
+  OnesLike: (c) => filledLike(c, 1),
   BroadcastTo: broadcastTo,
   GatherV2: gather,
   Gather: gather,
@@ -866,6 +865,14 @@ const HANDLERS: Record<string, Handler> = {
 };
 for (const op of Object.keys(BINARY)) HANDLERS[op] = binary;
 for (const op of Object.keys(UNARY)) HANDLERS[op] ??= unaryOp;
+
+/** A tensor of `x`'s shape (and layout) filled with `value`. */
+function filledLike(c: NodeContext, value: number): Value {
+  const x = c.input(0);
+  const shape = c.e.op('Shape', [c.e.as(x, x.perm)], [], 'shape');
+  const name = c.e.op('ConstantOfShape', [shape], [attr.tensor('value', tensorOf(x.dtype, [1], [value]))]);
+  return { name, dtype: x.dtype, shape: x.shape, perm: x.perm };
+}
 
 function sparseToDense(c: NodeContext): Value {
   const [indices, shape, values, fallback] = [0, 1, 2, 3].map((i) => c.input(i));
