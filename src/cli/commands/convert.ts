@@ -48,7 +48,8 @@ export function register(program: Command): void {
       .option('--json', 'print the conversion report as one JSON object')
       .action(async (file: string, opts: ConvertCliOptions) => {
         requirePath(file);
-        const bar = progress(opts.verify ? 3 : 2, 'converting', interactive(opts.json));
+        assertNotInput(opts.output, file);
+        const bar = progress(opts.verify ? 2 : 1, 'converting', interactive(opts.json));
         let result;
         try {
           result = await convertTfjs(file, {
@@ -67,6 +68,7 @@ export function register(program: Command): void {
         } finally {
           bar.stop();
         }
+        // The weight shards are known once the model is read.
         assertNotInput(opts.output, ...result.report.files);
         const saved = saveModel(result.model, opts.output);
         if (opts.json) printJson({ ok: true, output: opts.output, bytes: saved.bytes, report: result.report });
