@@ -14,6 +14,7 @@ export * from './report/index.js';
 export { buildExampleModel, writeExample } from './examples/index.js';
 export * from './package/index.js';
 export * from './serve/index.js';
+export { convertTfjs, convertTfjsUnverified, ConvertError, ConvertVerifyError, verifyConversion, type Conversion, type ConvertOptions, type ConvertReport, type TfjsArtifacts, type TfjsBackend, type ConvertVerifyOptions, type ConvertVerifyReport } from './convert/index.js';
 export * from './optimize/index.js';
 export * from './shape-inference/index.js';
 export { VERSION } from './version.js';

@@ -7,6 +7,7 @@ import { register as run } from './commands/run.js';
 import { register as test } from './commands/test.js';
 import { register as demo } from './commands/demo.js';
 import { register as serve } from './commands/serve.js';
+import { register as convert } from './commands/convert.js';
 import { register as optimize } from './commands/optimize.js';
 import { register as validate } from './commands/validate.js';
 import { register as bench } from './commands/bench.js';
@@ -17,7 +18,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`modelship: ${str.replace(/^error: /, '')}`) });
-  for (const register of [demo, inspect, run, test, serve, optimize, validate, bench]) register(program);
+  for (const register of [demo, inspect, run, test, serve, optimize, validate, bench, convert]) register(program);
   return program;
 }
 
