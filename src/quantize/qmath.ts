@@ -1,0 +1,124 @@
+/**
+ * Quantization arithmetic: scales and zero points for activations (asymmetric, from a calibrated
+ * range) and weights (symmetric, per tensor or per channel), and the rounding onnxruntime uses.
+ */
+export type QuantType = 'int8' | 'uint8';
+
+/** Round half to even, as QuantizeLinear does. */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+const RANGE: Record<QuantType, [number, number]> = { int8: [-128, 127], uint8: [0, 255] };
+
+export interface QParams {
+  scale: number;
+  zeroPoint: number;
+}
+
+/**
+ * Asymmetric parameters covering [rmin, rmax] widened to include 0 (so zero is exact, as padding and
+ * ReLU need). A degenerate range gets scale 1.
+ */
+export function activationParams(rmin: number, rmax: number, type: QuantType): QParams {
+  const [qmin, qmax] = RANGE[type];
+  const lo = Math.min(rmin, 0);
+  const hi = Math.max(rmax, 0);
+  const scale = Math.fround((hi - lo) / (qmax - qmin));
+  if (!(scale > 0) || !Number.isFinite(scale)) return { scale: 1, zeroPoint: type === 'uint8' ? 0 : -128 };
+  const zeroPoint = Math.min(qmax, Math.max(qmin, roundHalfEven(qmin - lo / scale)));
+  return { scale, zeroPoint };
+}
+
+export interface WeightQuantOptions {
+  /** Storage type: int8 (zero point 0) or uint8 (zero point 128, for ConvInteger which takes u8×u8 only). */
+  type: QuantType;
+  /** Channel axis for per-channel scales; undefined for one scale per tensor. */
+  axis?: number;
+  /** 7-bit weights (±64) so u8×s8 products cannot saturate on CPUs without VNNI. */
+  reduceRange?: boolean;
+}
+
+export interface QuantizedWeight {
+  data: Int8Array | Uint8Array;
+  /** One per channel (or one). */
+  scales: Float32Array;
+  zeroPoint: number;
+  /** SQNR of the dequantized weight against the original, in dB. */
+  sqnrDb: number;
+}
+
+/** Splits `dims` around `axis` into [outer, channels, inner]. */
+export function axisSplit(dims: readonly number[], axis: number | undefined): [number, number, number] {
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (axis === undefined) return [1, 1, count];
+  const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  return [outer, dims[axis]!, inner];
+}
+
+/** Symmetric weight quantization (per tensor, or per channel along `axis`). */
+export function quantizeWeight(values: Float32Array, dims: readonly number[], opts: WeightQuantOptions): QuantizedWeight {
+  const [outer, channels, inner] = axisSplit(dims, opts.axis);
+  const qmax = opts.type === 'int8' && opts.reduceRange ? 64 : 127;
+  const zeroPoint = opts.type === 'uint8' ? 128 : 0;
+  const absmax = new Float64Array(channels);
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      const base = (o * channels + c) * inner;
+      let m = absmax[c]!;
+      for (let i = 0; i < inner; i++) {
+        const v = Math.abs(values[base + i]!);
+        if (v > m) m = v;
+      }
+      absmax[c] = m;
+    }
+  }
+  const scales = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) scales[c] = absmax[c]! > 0 ? absmax[c]! / qmax : 1;
+  const data = opts.type === 'uint8' ? new Uint8Array(values.length) : new Int8Array(values.length);
+  let signal = 0;
+  let noise = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      const s = scales[c]!;
+      const base = (o * channels + c) * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = values[base + i]!;
+        const q = Math.max(-qmax, Math.min(qmax, roundHalfEven(v / s)));
+        data[base + i] = q + zeroPoint;
+        const e = v - q * s;
+        signal += v * v;
+        noise += e * e;
+      }
+    }
+  }
+  return { data, scales, zeroPoint, sqnrDb: sqnrFromSums(signal, noise) };
+}
+
+/** 10·log10(signal/noise), Infinity for no noise. */
+export function sqnrFromSums(signal: number, noise: number): number {
+  if (noise === 0) return Infinity;
+  if (signal === 0) return -Infinity;
+  return 10 * Math.log10(signal / noise);
+}
+
+/**
+ * Bias as int32 with scale inputScale·weightScale[c] (what QLinearConv/QGemm expect), per channel.
+ * Values beyond int32 are clamped and counted.
+ */
+export function quantizeBias(bias: Float32Array, inputScale: number, weightScales: Float32Array): { data: Int32Array; scales: Float32Array; clamped: number } {
+  const n = bias.length;
+  const scales = new Float32Array(n);
+  const data = new Int32Array(n);
+  let clamped = 0;
+  for (let c = 0; c < n; c++) {
+    const s = Math.fround(inputScale * weightScales[weightScales.length === 1 ? 0 : c]!);
+    scales[c] = s > 0 ? s : 1;
+    const q = roundHalfEven(bias[c]! / scales[c]!);
+    if (q > 2147483647 || q < -2147483648) clamped++;
+    data[c] = Math.max(-2147483648, Math.min(2147483647, q));
+  }
+  return { data, scales, clamped };
+}
