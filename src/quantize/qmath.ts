@@ -31,17 +31,37 @@ export function activationParams(rmin: number, rmax: number, type: QuantType): Q
   return { scale, zeroPoint };
 }
 
+/**
+ * Per-channel or per-tensor weight scales. 'auto' takes per-channel scales only where they pay for
+ * their 4 bytes a channel: at least PER_CHANNEL_GAIN_DB better weight SQNR than one scale.
+ */
+export type Granularity = 'auto' | 'channel' | 'tensor';
+export const PER_CHANNEL_GAIN_DB = 1;
+
+/** The per-channel result unless `granularity` or (for 'auto') too small a gain says per-tensor. */
+export function pickGranularity<T extends { sqnrDb: number }>(perChannel: () => T, perTensor: () => T, granularity: Granularity): T {
+  if (granularity === 'tensor') return perTensor();
+  const pc = perChannel();
+  if (granularity === 'channel') return pc;
+  const pt = perTensor();
+  return pc.sqnrDb - pt.sqnrDb >= PER_CHANNEL_GAIN_DB ? pc : pt;
+}
+
 export interface WeightQuantOptions {
   /** Storage type: int8 (zero point 0) or uint8 (zero point 128, for ConvInteger which takes u8×u8 only). */
   type: QuantType;
   /** Channel axis for per-channel scales; undefined for one scale per tensor. */
   axis?: number;
+  /** With `axis`: whether to use it (default 'channel'). */
+  granularity?: Granularity;
   /** 7-bit weights (±64) so u8×s8 products cannot saturate on CPUs without VNNI. */
   reduceRange?: boolean;
 }
 
 export interface QuantizedWeight {
   data: Int8Array | Uint8Array;
+  /** The channel axis of `scales`, or undefined for one scale. */
+  axis?: number;
   /** One per channel (or one). */
   scales: Float32Array;
   zeroPoint: number;
@@ -58,9 +78,14 @@ export function axisSplit(dims: readonly number[], axis: number | undefined): [n
   return [outer, dims[axis]!, inner];
 }
 
-/** Symmetric weight quantization (per tensor, or per channel along `axis`). */
+/** Symmetric weight quantization (per tensor, or per channel along `axis`; see Granularity). */
 export function quantizeWeight(values: Float32Array, dims: readonly number[], opts: WeightQuantOptions): QuantizedWeight {
-  const [outer, channels, inner] = axisSplit(dims, opts.axis);
+  if (opts.axis === undefined) return quantizeAlong(values, dims, undefined, opts);
+  return pickGranularity(() => quantizeAlong(values, dims, opts.axis, opts), () => quantizeAlong(values, dims, undefined, opts), opts.granularity ?? 'channel');
+}
+
+function quantizeAlong(values: Float32Array, dims: readonly number[], axis: number | undefined, opts: WeightQuantOptions): QuantizedWeight {
+  const [outer, channels, inner] = axisSplit(dims, axis);
   const qmax = opts.type === 'int8' && opts.reduceRange ? 64 : 127;
   const zeroPoint = opts.type === 'uint8' ? 128 : 0;
   const absmax = new Float64Array(channels);
@@ -94,7 +119,7 @@ export function quantizeWeight(values: Float32Array, dims: readonly number[], op
       }
     }
   }
-  return { data, scales, zeroPoint, sqnrDb: sqnrFromSums(signal, noise) };
+  return { data, axis, scales, zeroPoint, sqnrDb: sqnrFromSums(signal, noise) };
 }
 
 /** 10·log10(signal/noise), Infinity for no noise. */
