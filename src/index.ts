@@ -8,5 +8,8 @@ export * from './runtime/index.js';
 export * from './data/index.js';
 export { inspectModel, profileModel, type InspectReport, type ModelProfile, type ModelFamily } from './inspect/index.js';
 export * from './testcases/index.js';
+export * from './validate/index.js';
+export * from './bench/index.js';
+export * from './report/index.js';
 export { buildExampleModel, writeExample } from './examples/index.js';
 export { VERSION } from './version.js';

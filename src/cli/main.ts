@@ -6,6 +6,8 @@ import { register as inspect } from './commands/inspect.js';
 import { register as run } from './commands/run.js';
 import { register as test } from './commands/test.js';
 import { register as demo } from './commands/demo.js';
+import { register as validate } from './commands/validate.js';
+import { register as bench } from './commands/bench.js';
 
 export function buildProgram(): Command {
   const program = new Command('modelship')
@@ -13,7 +15,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`modelship: ${str.replace(/^error: /, '')}`) });
-  for (const register of [demo, inspect, run, test]) register(program);
+  for (const register of [demo, inspect, run, test, validate, bench]) register(program);
   return program;
 }
 

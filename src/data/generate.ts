@@ -1,7 +1,8 @@
 /**
  * Seeded synthetic inputs that a model can actually take: dtype and shape from the model, symbolic
- * dimensions bound once per name, token ids within the vocabulary of the embedding they index,
- * masks of 0/1, image-like tensors in [0, 1).
+ * dimensions bound once per name, token ids within the vocabulary of the embedding they index (also a
+ * quantized one), attention masks of 0/1 shaped like padding, position ids counting up, image-like
+ * tensors in [0, 1).
  */
 import { Tensor, type Dim, type DType, type Graph, type Model } from '../ir/index.js';
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from '../ir/index.js';
@@ -41,7 +42,8 @@ export interface GenerateOptions {
 }
 
 export interface ValueRange {
-  kind: 'index' | 'mask' | 'image' | 'normal';
+  /** 'mask': each row (last axis) is ones then zeros, at least one 1; 'position': 0, 1, 2… along the last axis. */
+  kind: 'index' | 'mask' | 'position' | 'image' | 'normal';
   /** For 'index': ids are drawn from [0, max). */
   max?: number;
 }
@@ -56,12 +58,15 @@ export function inferInputRanges(graph: Graph): Map<string, ValueRange> {
     const type = input.type;
     if (type?.kind !== 'tensor') continue;
     const lower = input.name.toLowerCase();
-    if (type.dtype.startsWith('int') || type.dtype.startsWith('uint')) {
-      const vocab = indexedTableSize(graph, input.name);
-      if (vocab !== undefined) out.set(input.name, { kind: 'index', max: vocab });
-      else if (lower.includes('mask')) out.set(input.name, { kind: 'mask' });
+    const vocab = indexedTableSize(graph, input.name);
+    if (lower.includes('mask')) out.set(input.name, { kind: 'mask' });
+    else if (type.dtype.startsWith('int') || type.dtype.startsWith('uint')) {
+      if (lower.includes('position')) out.set(input.name, { kind: 'position' });
+      else if (vocab !== undefined) out.set(input.name, { kind: 'index', max: vocab });
       else if (lower.includes('type') || lower.includes('segment')) out.set(input.name, { kind: 'index', max: 2 });
       else out.set(input.name, { kind: 'index', max: 10 });
+    } else if (vocab !== undefined) {
+      out.set(input.name, { kind: 'index', max: vocab });
     } else if (type.shape?.length === 4 || /image|pixel|img/.test(lower)) {
       out.set(input.name, { kind: 'image' });
     } else out.set(input.name, { kind: 'normal' });
@@ -76,14 +81,22 @@ function indexedTableSize(graph: Graph, name: string, depth = 0): number | undef
   for (const n of graph.consumers(name)) {
     let size: number | undefined;
     if (n.opType === 'Gather' && n.inputs[1] === name) {
-      const table = graph.initializers.get(n.inputs[0]!);
-      if (table && table.dims.length >= 1) size = table.dims[0];
+      size = constantRows(graph, n.inputs[0]!);
     } else if (['Cast', 'Unsqueeze', 'Reshape', 'Squeeze', 'Flatten', 'Identity'].includes(n.opType) && n.inputs[0] === name) {
       size = indexedTableSize(graph, n.outputs[0]!, depth + 1);
     }
     if (size !== undefined) best = best === undefined ? size : Math.min(best, size);
   }
   return best;
+}
+
+/** First dimension of a constant table, also when it is dequantized or cast from the stored one. */
+function constantRows(graph: Graph, name: string): number | undefined {
+  const table = graph.initializers.get(name);
+  if (table) return table.dims[0];
+  const p = graph.producer(name);
+  if (p && ['DequantizeLinear', 'Cast', 'Identity'].includes(p.opType)) return constantRows(graph, p.inputs[0]!);
+  return undefined;
 }
 
 /** Binds every dimension of every input to a concrete size. */
@@ -109,25 +122,34 @@ export function resolveShapes(specs: InputSpec[], opts: GenerateOptions = {}): M
 export function generateTensor(spec: InputSpec, dims: number[], range: ValueRange, rng: () => number): Tensor {
   const n = dims.reduce((a, b) => a * b, 1);
   const floats = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    switch (range.kind) {
-      case 'index':
-        floats[i] = Math.floor(rng() * (range.max ?? 10));
-        break;
-      case 'mask':
-        floats[i] = 1;
-        break;
-      case 'image':
-        floats[i] = rng();
-        break;
-      default:
-        floats[i] = normal(rng);
+  const rowLength = dims.length ? dims[dims.length - 1]! : 1;
+  if (range.kind === 'mask') {
+    // Padding-like: a random number (≥ 1) of leading ones per row, so no row is fully masked out.
+    for (let start = 0; start < n; start += rowLength) {
+      const ones = 1 + Math.floor(rng() * rowLength);
+      floats.fill(1, start, start + ones);
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      switch (range.kind) {
+        case 'index':
+          floats[i] = Math.floor(rng() * (range.max ?? 10));
+          break;
+        case 'position':
+          floats[i] = i % rowLength;
+          break;
+        case 'image':
+          floats[i] = rng();
+          break;
+        default:
+          floats[i] = spec.dtype === 'bool' ? (rng() < 0.5 ? 1 : 0) : normal(rng);
+      }
     }
   }
-  return fromFloats(spec.dtype, dims, floats, spec.name, rng);
+  return fromFloats(spec.dtype, dims, floats, spec.name);
 }
 
-function fromFloats(dtype: DType, dims: number[], v: Float64Array, name: string, rng: () => number): Tensor {
+function fromFloats(dtype: DType, dims: number[], v: Float64Array, name: string): Tensor {
   switch (dtype) {
     case 'float32':
       return Tensor.from(dtype, dims, Float32Array.from(v), name);
@@ -139,7 +161,7 @@ function fromFloats(dtype: DType, dims: number[], v: Float64Array, name: string,
       return Tensor.from(dtype, dims, Uint16Array.from(v, bits), name);
     }
     case 'bool':
-      return Tensor.from(dtype, dims, Uint8Array.from(v, () => (rng() < 0.5 ? 1 : 0)), name);
+      return Tensor.from(dtype, dims, Uint8Array.from(v, (x) => (x !== 0 ? 1 : 0)), name);
     case 'string':
       return Tensor.from(dtype, dims, Array.from(v, (x) => `s${Math.abs(Math.round(x * 10))}`), name);
     case 'int64':

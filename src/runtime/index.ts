@@ -3,6 +3,7 @@ export {
   loadOrt,
   checkFeeds,
   availableRuntimes,
+  sessionOptions,
   type ModelSession,
   type SessionOptions,
   type SessionValue,

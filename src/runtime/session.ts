@@ -82,7 +82,8 @@ function cudaAvailable(): Promise<boolean> {
   return cudaProbe;
 }
 
-function sessionOptions(opts: SessionOptions): Record<string, unknown> {
+/** onnxruntime's session options for `opts` (plain data: bench hands them to worker threads). */
+export function sessionOptions(opts: SessionOptions): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   const runtime = opts.runtime ?? 'node';
   o.executionProviders = runtime === 'wasm' ? ['wasm'] : runtime === 'cuda' ? ['cuda', 'cpu'] : ['cpu'];
