@@ -12,4 +12,6 @@ export * from './validate/index.js';
 export * from './bench/index.js';
 export * from './report/index.js';
 export { buildExampleModel, writeExample } from './examples/index.js';
+export * from './optimize/index.js';
+export * from './shape-inference/index.js';
 export { VERSION } from './version.js';

@@ -8,6 +8,7 @@ import { register as test } from './commands/test.js';
 import { register as demo } from './commands/demo.js';
 import { register as validate } from './commands/validate.js';
 import { register as bench } from './commands/bench.js';
+import { register as optimize } from './commands/optimize.js';
 
 export function buildProgram(): Command {
   const program = new Command('modelship')
@@ -15,7 +16,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`modelship: ${str.replace(/^error: /, '')}`) });
-  for (const register of [demo, inspect, run, test, validate, bench]) register(program);
+  for (const register of [demo, inspect, run, test, validate, bench, optimize]) register(program);
   return program;
 }
 

@@ -1,0 +1,26 @@
+import { float32ToBfloat16Bits, float32ToFloat16Bits, Tensor, type DType } from '../ir/index.js';
+
+/** Float types whose constants the arithmetic passes rewrite. */
+export const FLOAT_TYPES = new Set<DType>(['float32', 'float64', 'float16', 'bfloat16']);
+
+/** A float tensor's elements in float64 (exact for every float type). */
+export function toFloat64(t: Tensor): Float64Array {
+  if (t.dtype === 'float64') return t.data as Float64Array;
+  return Float64Array.from(t.toFloat32());
+}
+
+/** A tensor of `dtype` from float64 values, rounded once to the target precision. */
+export function fromFloat64(dtype: DType, dims: number[], values: Float64Array, name: string): Tensor {
+  switch (dtype) {
+    case 'float64':
+      return Tensor.from(dtype, dims, values, name);
+    case 'float32':
+      return Tensor.from(dtype, dims, Float32Array.from(values), name);
+    case 'float16':
+      return Tensor.from(dtype, dims, Uint16Array.from(values, float32ToFloat16Bits), name);
+    case 'bfloat16':
+      return Tensor.from(dtype, dims, Uint16Array.from(values, float32ToBfloat16Bits), name);
+    default:
+      throw new Error(`tensor '${name}': ${dtype} is not a float type`);
+  }
+}
