@@ -29,7 +29,7 @@ for (const name of fs.readdirSync(NODE_TESTS).sort()) {
     const inputs = model.graph.inputs.filter((v) => !model.graph.initializers.has(v.name));
     set.inputs.forEach((t, i) => (feeds[inputs[i]!.name] = t));
     const values = await discoverValues(model, [{ feeds, rows: 1, firstRow: 0 }]);
-    const report = convertToFloat16(model, { values, ops: 'all', keepIoTypes: false });
+    const { report } = convertToFloat16(model, { values, ops: 'all', keepIoTypes: false });
     if (!report.float16Nodes) continue;
     const optimized = path.join(tmp, `${name}.onnx`);
     const session = await createSession(model, { ortOptions: { optimizedModelFilePath: optimized } });

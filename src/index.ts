@@ -14,4 +14,5 @@ export * from './report/index.js';
 export { buildExampleModel, writeExample } from './examples/index.js';
 export * from './optimize/index.js';
 export * from './shape-inference/index.js';
+export * from './quantize/index.js';
 export { VERSION } from './version.js';

@@ -9,6 +9,7 @@ import { register as demo } from './commands/demo.js';
 import { register as validate } from './commands/validate.js';
 import { register as bench } from './commands/bench.js';
 import { register as optimize } from './commands/optimize.js';
+import { register as quantize } from './commands/quantize.js';
 
 export function buildProgram(): Command {
   const program = new Command('modelship')
@@ -16,7 +17,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`modelship: ${str.replace(/^error: /, '')}`) });
-  for (const register of [demo, inspect, run, test, validate, bench, optimize]) register(program);
+  for (const register of [demo, inspect, run, test, validate, bench, optimize, quantize]) register(program);
   return program;
 }
 

@@ -66,6 +66,8 @@ export function quantizeDynamic(model: Model, opts: DynamicOptions): PassResult 
         if (typeof unit !== 'string') usesContrib = true;
         break;
       case 'Gather': {
+        // Gathers over computed values (shape arithmetic) are not embeddings: nothing to say about them.
+        if (!floatConstant(g, node.inputs[0], [1, 2, 3, 4])) continue;
         const r = quantizeEmbedding(g, node, opts.granularity);
         unit = typeof r === 'string' ? r : { ...r, inputs: original.inputs };
         break;

@@ -31,6 +31,7 @@ import {
 import { opSignature, slotParam, type OpSignature } from './schema.js';
 import { ORT_CPU_FP16_OPS } from './ort-fp16.js';
 import type { ValueFacts } from './observe.js';
+import { snapshot, type QuantizedUnit } from './select.js';
 
 export type Fp16Ops = 'auto' | 'all';
 
@@ -93,7 +94,11 @@ interface Decision {
   params?: Set<string>;
 }
 
-export function convertToFloat16(model: Model, opts: Fp16Options): Fp16Report {
+/**
+ * Converts `model` in place. Returns the report and, per node now computing in float16, where its
+ * first output's float16 version lives (for the per-layer report).
+ */
+export function convertToFloat16(model: Model, opts: Fp16Options): { report: Fp16Report; units: QuantizedUnit[] } {
   const g = model.graph;
   const facts = opts.values;
   const keepIo = opts.keepIoTypes ?? true;
@@ -106,7 +111,7 @@ export function convertToFloat16(model: Model, opts: Fp16Options): Fp16Report {
     // Cast to float16 only exists from opset 6 (onnxruntime has no kernel for the older Cast).
     report.float32Nodes = g.nodes.length;
     report.keptFloat32 = [{ reason: 'opset < 6 cannot Cast to float16 (export with opset ≥ 6)', count: g.nodes.length, opTypes: [...new Set(g.nodes.map((n) => n.opType))].sort() }];
-    return report;
+    return { report, units: [] };
   }
   constantsToInitializers(g, facts);
   g.topologicalSort();
@@ -180,8 +185,10 @@ export function convertToFloat16(model: Model, opts: Fp16Options): Fp16Report {
     return m?.get(homeType(v)) ?? m?.values().next().value ?? v;
   };
 
+  const units: QuantizedUnit[] = [];
   for (const node of [...g.nodes]) {
     const d = decisions.get(node)!;
+    const original = snapshot(node);
     const half = d.precision === 'fp16';
     node.inputs.forEach((v, i) => {
       if (!v || !isFloat32(facts, v)) return;
@@ -211,6 +218,7 @@ export function convertToFloat16(model: Model, opts: Fp16Options): Fp16Report {
       const name = dtype === homeType(v) ? v : g.uniqueName(`${v}_${dtype === 'float16' ? 'fp16' : 'fp32'}`);
       if (name !== v) node.outputs[j] = name;
       versionsOf(v).set(dtype, name);
+      if (j === 0 && becomesHalf) units.push({ node: original.name, opType: original.opType, original: [original], inputs: [], output: v, quantizedOutput: name });
     });
   }
   for (const o of g.outputs) if (facts.get(o.name)?.dtype === 'float32' || halfIo.has(o.name)) need(o.name, homeType(o.name));
@@ -222,7 +230,7 @@ export function convertToFloat16(model: Model, opts: Fp16Options): Fp16Report {
   }
   g.topologicalSort();
   dropStaleValueInfo(g);
-  return report;
+  return { report, units };
 }
 
 /** Cast's `to`: an enum since opset 6, a type name before. */
