@@ -227,9 +227,10 @@ function lstmWeight(g: Graph, t: Tensor, base: string, granularity: Granularity,
   const [dirs, rows, cols] = t.dims as [number, number, number];
   const values = t.data as Float32Array;
   // Per channel: one scale per gate row of each direction; per tensor: one per direction.
+  const rowsView: [number[], number] = [[dirs * rows, cols], 0];
   const q = pickGranularity(
     () => quantizeWeight(values, [dirs * rows, cols], { type: 'int8', axis: 0, reduceRange }),
-    () => quantizeWeight(values, [dirs, rows * cols], { type: 'int8', axis: 0, reduceRange }),
+    () => quantizeWeight(values, [dirs, rows * cols], { type: 'int8', axis: 0, reduceRange, channels: rowsView }),
     granularity,
   );
   const perChannel = q.scales.length !== dirs;

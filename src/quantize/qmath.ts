@@ -33,18 +33,19 @@ export function activationParams(rmin: number, rmax: number, type: QuantType): Q
 
 /**
  * Per-channel or per-tensor weight scales. 'auto' takes per-channel scales only where they pay for
- * their 4 bytes a channel: at least PER_CHANNEL_GAIN_DB better weight SQNR than one scale.
+ * their 4 bytes a channel: at least PER_CHANNEL_GAIN_DB better channel-balanced SQNR (the mean of
+ * each channel's own SQNR, so a small channel crushed by one shared scale counts as much as a big one).
  */
 export type Granularity = 'auto' | 'channel' | 'tensor';
 export const PER_CHANNEL_GAIN_DB = 1;
 
 /** The per-channel result unless `granularity` or (for 'auto') too small a gain says per-tensor. */
-export function pickGranularity<T extends { sqnrDb: number }>(perChannel: () => T, perTensor: () => T, granularity: Granularity): T {
+export function pickGranularity<T extends { balancedSqnrDb: number }>(perChannel: () => T, perTensor: () => T, granularity: Granularity): T {
   if (granularity === 'tensor') return perTensor();
   const pc = perChannel();
   if (granularity === 'channel') return pc;
   const pt = perTensor();
-  return pc.sqnrDb - pt.sqnrDb >= PER_CHANNEL_GAIN_DB ? pc : pt;
+  return pc.balancedSqnrDb - pt.balancedSqnrDb >= PER_CHANNEL_GAIN_DB ? pc : pt;
 }
 
 export interface WeightQuantOptions {
@@ -54,6 +55,8 @@ export interface WeightQuantOptions {
   axis?: number;
   /** With `axis`: whether to use it (default 'channel'). */
   granularity?: Granularity;
+  /** The channels balancedSqnrDb averages over, when not `axis` of `dims`: the same values seen as [dims, axis]. */
+  channels?: [number[], number];
   /** 7-bit weights (±64) so u8×s8 products cannot saturate on CPUs without VNNI. */
   reduceRange?: boolean;
 }
@@ -67,6 +70,8 @@ export interface QuantizedWeight {
   zeroPoint: number;
   /** SQNR of the dequantized weight against the original, in dB. */
   sqnrDb: number;
+  /** Mean over channels of each channel's own SQNR (capped at 100 dB), in dB. */
+  balancedSqnrDb: number;
 }
 
 /** Splits `dims` around `axis` into [outer, channels, inner]. */
@@ -119,7 +124,41 @@ function quantizeAlong(values: Float32Array, dims: readonly number[], axis: numb
       }
     }
   }
-  return { data, axis, scales, zeroPoint, sqnrDb: sqnrFromSums(signal, noise) };
+  const [statDims, statAxis] = opts.channels ?? [dims, opts.axis];
+  return { data, axis, scales, zeroPoint, sqnrDb: sqnrFromSums(signal, noise), balancedSqnrDb: balancedSqnr(values, data, scales, zeroPoint, dims, axis, statDims, statAxis) };
+}
+
+/** Mean of per-channel SQNRs (channels along `statAxis` of `statDims`), each capped at 100 dB. */
+function balancedSqnr(
+  values: Float32Array,
+  data: Int8Array | Uint8Array,
+  scales: Float32Array,
+  zeroPoint: number,
+  dims: readonly number[],
+  axis: number | undefined,
+  statDims: readonly number[],
+  statAxis: number | undefined,
+): number {
+  const [, qChannels, qInner] = axisSplit(dims, axis);
+  const [, channels, inner] = axisSplit(statDims, statAxis);
+  const signal = new Float64Array(channels);
+  const noise = new Float64Array(channels);
+  for (let i = 0; i < values.length; i++) {
+    const c = Math.floor(i / inner) % channels;
+    const s = scales[Math.floor(i / qInner) % qChannels]!;
+    const v = values[i]!;
+    const e = v - (data[i]! - zeroPoint) * s;
+    signal[c] += v * v;
+    noise[c] += e * e;
+  }
+  let sum = 0;
+  let counted = 0;
+  for (let c = 0; c < channels; c++) {
+    if (!signal[c]) continue;
+    sum += Math.min(100, sqnrFromSums(signal[c]!, noise[c]!));
+    counted++;
+  }
+  return counted ? sum / counted : 100;
 }
 
 /** 10·log10(signal/noise), Infinity for no noise. */
