@@ -7,7 +7,7 @@
  */
 import type { Model, Tensor } from '../ir/index.js';
 import type { Sample } from '../data/index.js';
-import { batches, countRows } from './data.js';
+import { batches, countRows, hasBatchAxis } from './data.js';
 import { observe } from './observe.js';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
@@ -21,7 +21,7 @@ export interface CalibrationOptions {
   batchSize?: number;
   /** Use at most this many rows. */
   limit?: number;
-  /** False when the model's batch axis is fixed (samples are then run as they are). */
+  /** Regroup rows into batches (default: when every input's first axis is dynamic; else samples run as they are). */
   splitRows?: boolean;
   threads?: number;
   onProgress?: (done: number, total: number, label: string) => void;
@@ -109,14 +109,15 @@ export async function calibrate(model: Model, tensors: string[], samples: Sample
   await observe(
     model,
     tensors,
-    batches(samples, { batchSize, limit: opts.limit, splitRows: opts.splitRows }),
+    batches(samples, { batchSize, limit: opts.limit, splitRows: opts.splitRows ?? hasBatchAxis(model) }),
     (values) => {
       for (const [name, t] of Object.entries(values)) {
         const s = stats.get(name);
         if (s) update(s, t);
       }
       peak = Math.max(peak, process.memoryUsage().rss);
-      opts.onProgress?.(++done, total, 'calibrating');
+      done++;
+      opts.onProgress?.(done, total, 'calibrating');
     },
     { threads: opts.threads },
   );

@@ -3,8 +3,8 @@
  * regrouped into batches of at most `batchSize` rows along axis 0, so calibration and evaluation run
  * onnxruntime a bounded number of rows at a time whatever the files hold.
  */
-import { Tensor, type DType, type TypedArray } from '../ir/index.js';
-import type { Sample } from '../data/index.js';
+import { Tensor, type DType, type Model, type TypedArray } from '../ir/index.js';
+import { inputSpecs, type Sample } from '../data/index.js';
 
 export interface BatchOptions {
   batchSize: number;
@@ -19,6 +19,11 @@ export interface Batch {
   rows: number;
   /** Index of this batch's first row among all rows (for labels). */
   firstRow: number;
+}
+
+/** True when every input's first axis is dynamic, so rows can be regrouped into batches of any size. */
+export function hasBatchAxis(model: Model): boolean {
+  return inputSpecs(model).every((s) => s.shape.length > 0 && typeof s.shape[0] !== 'number');
 }
 
 /** Rows along axis 0 shared by every input of the sample, or undefined when the inputs disagree. */

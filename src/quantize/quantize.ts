@@ -10,12 +10,12 @@
  */
 import { encodeModel, modelSource } from '../io/index.js';
 import type { Model } from '../ir/index.js';
-import { generateInputs, inputSpecs, type LoadedSample } from '../data/index.js';
+import { generateInputs, type LoadedSample } from '../data/index.js';
 import { cloneModel, optimize } from '../optimize/index.js';
 import { inferShapes } from '../shape-inference/index.js';
 import { validate, type AccuracyReport, type OutputReport, type ValidateResult } from '../validate/index.js';
 import { detectCpuFeatures, type CpuFeatures } from './cpu.js';
-import { batches, type Batch } from './data.js';
+import { batches, hasBatchAxis, type Batch } from './data.js';
 import { discoverValues, type ValueFacts } from './observe.js';
 import { convertToFloat16, type Fp16Ops, type Fp16Report } from './fp16.js';
 import { quantizeDynamic, DYNAMIC_OP_TYPES } from './dynamic.js';
@@ -213,7 +213,7 @@ export async function quantize(original: Model, opts: QuantizeOptions): Promise<
   } else base = cloneModel(original);
 
   // Data: calibration, evaluation (and what the per-layer report and fp16 ranges run on).
-  const splitRows = inputSpecs(base).every((s) => typeof s.shape[0] !== 'number');
+  const splitRows = hasBatchAxis(base);
   const generated = (count: number, seed: number): LoadedSample[] =>
     Array.from({ length: count }, (_, i) => ({ source: `generated (seed ${seed + i})`, inputs: generateInputs(base, { seed: seed + i }) }));
   const seed = opts.seed ?? 0;
