@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import type * as OrtNode from 'onnxruntime-node';
 import { decodeModel, encodeModel, loadModel } from '../io/index.js';
 import type { Model } from '../ir/index.js';
-import { createSession, type ModelLike, type ModelSession, type RuntimeName } from '../runtime/index.js';
+import { createSession, requireRuntime, type ModelLike, type ModelSession, type RuntimeName } from '../runtime/index.js';
 import { generateInputs, inputSpecs } from '../data/index.js';
 import { describeRatio, latencyStats, pairedRatio, type LatencyStats, type PairedRatio } from './stats.js';
 import { runConcurrency, type ConcurrencyMode, type ConcurrencyRun } from './concurrency.js';
@@ -233,7 +233,7 @@ class SampleBuffer {
 }
 
 /** Evenly thinned copy (first and last kept), rounded to 0.1 µs to keep JSON small. */
-export function thin(values: Float64Array, keep: number): number[] {
+function thin(values: Float64Array, keep: number): number[] {
   const n = values.length;
   const step = n > keep ? (n - 1) / (keep - 1) : 1;
   const count = Math.min(n, keep);
@@ -266,7 +266,10 @@ export async function bench(inputs: BenchInput[], opts: BenchOptions = {}): Prom
   const report = (fraction: number, label: string) => opts.onProgress?.(stepsDone + Math.min(99, Math.floor(fraction * 100)), totalSteps, label);
 
   // onnxruntime initializes itself on the first session; keep that out of the first model's load time.
-  for (const runtime of runtimes) await (await createSession(tinyIdentityModel(), { runtime })).release();
+  for (const runtime of runtimes) {
+    await requireRuntime(runtime);
+    await (await createSession(tinyIdentityModel(), { runtime })).release();
+  }
   const runs: ConfigRun[] = [];
   for (const threads of threadList) {
     const sessions: ModelSession[] = [];

@@ -72,6 +72,13 @@ function xAxis(ticks: number[], x: (v: number) => number, fmt: (v: number) => st
   );
 }
 
+/** Ticks of a scale; on a log scale only 1, 2 and 5 times powers of ten, so labels do not collide. */
+function logTicks(x: { ticks(n?: number): number[] }, log: boolean): number[] {
+  const ticks = x.ticks(6);
+  if (!log) return ticks;
+  return ticks.filter((t) => [1, 2, 5].includes(Number((t / 10 ** Math.floor(Math.log10(t))).toFixed(6))));
+}
+
 export interface Series {
   name: string;
   points: [number, number][];
@@ -83,8 +90,10 @@ export interface LineChartOptions {
   xLabel: string;
   yLabel: string;
   series: Series[];
-  /** 'log2' for batch sizes and thread counts. */
-  xScale?: 'linear' | 'log2';
+  /** 'log2' for batch sizes and thread counts (ticks at the data), 'log' for spans over decades. */
+  xScale?: 'linear' | 'log2' | 'log';
+  /** 'log' when the values span more than a decade (a latency tail); linear otherwise. */
+  yScale?: 'linear' | 'log';
   /** Draw a dot at every point (sparse data). */
   dots?: boolean;
   yFromZero?: boolean;
@@ -96,18 +105,26 @@ export function lineChart(o: LineChartOptions): string {
   const [x0, x1] = extent(all, (p) => p[0]) as [number, number];
   const [y0, y1] = extent(all, (p) => p[1]) as [number, number];
   const range: [number, number] = [M.left, WIDTH - M.right];
-  const log = o.xScale === 'log2' && x0 > 0;
-  const x = log ? scaleLog().base(2).domain([x0, x1 === x0 ? x0 * 2 : x1]).range(range) : scaleLinear().domain([x0, x1 === x0 ? x0 + 1 : x1]).range(range);
-  const y = scaleLinear()
-    .domain([o.yFromZero ? Math.min(0, y0) : y0, y1 === y0 ? y1 + Math.abs(y1 || 1) * 0.1 : y1])
-    .nice()
-    .range([HEIGHT - M.bottom, M.top]);
-  const xTicks = log ? [...new Set(all.map((p) => p[0]))].sort((a, b) => a - b) : x.ticks(6);
+  const log = o.xScale !== undefined && o.xScale !== 'linear' && x0 > 0;
+  const x = log
+    ? scaleLog()
+        .base(o.xScale === 'log2' ? 2 : 10)
+        .domain([x0, x1 === x0 ? x0 * 2 : x1])
+        .range(range)
+    : scaleLinear().domain([x0, x1 === x0 ? x0 + 1 : x1]).range(range);
+  const yLog = o.yScale === 'log' && y0 > 0 && y1 / y0 > 10;
+  const y = yLog
+    ? scaleLog().domain([y0, y1]).nice().range([HEIGHT - M.bottom, M.top])
+    : scaleLinear()
+        .domain([o.yFromZero ? Math.min(0, y0) : y0, y1 === y0 ? y1 + Math.abs(y1 || 1) * 0.1 : y1])
+        .nice()
+        .range([HEIGHT - M.bottom, M.top]);
+  const xTicks = log && o.xScale === 'log2' ? [...new Set(all.map((p) => p[0]))].sort((a, b) => a - b) : logTicks(x, log);
   const path = line<[number, number]>()
     .x((p) => num(x(p[0])))
     .y((p) => num(y(p[1])));
   const body =
-    yAxis(y.ticks(5), y) +
+    yAxis(yLog ? logTicks(y, true) : y.ticks(5), y) +
     xAxis(xTicks, x) +
     o.series
       .map((s, i) => {
@@ -184,7 +201,10 @@ export function barChart(o: BarChartOptions): string {
   );
 }
 
-/** Latency distributions as overlaid histogram outlines (shared bins, counts as a share of each series). */
+/**
+ * Latency distributions as overlaid histogram outlines (shared bins, counts as a share of each series).
+ * Bins are logarithmic when the values span more than a decade, as call latencies with a tail do.
+ */
 export function histogramChart(title: string, xLabel: string, series: { name: string; values: number[] }[]): string {
   const all = series.flatMap((s) => s.values);
   if (!all.length) return lineChart({ title, xLabel, yLabel: 'share of calls', series: [] });
@@ -192,13 +212,16 @@ export function histogramChart(title: string, xLabel: string, series: { name: st
   const sorted = [...all].sort((a, b) => a - b);
   const hi = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
   const lo = sorted[0]!;
-  const thresholds = scaleLinear().domain([lo, hi === lo ? lo + 1 : hi]).ticks(40);
-  const binner = bin().domain([lo, hi === lo ? lo + 1 : hi]).thresholds(thresholds);
+  const top = hi === lo ? lo + 1 : hi;
+  const logBins = lo > 0 && top / lo > 10;
+  const thresholds = logBins ? Array.from({ length: 39 }, (_, i) => lo * (top / lo) ** ((i + 1) / 40)) : scaleLinear().domain([lo, top]).ticks(40);
+  const binner = bin().domain([lo, top]).thresholds(thresholds);
   return lineChart({
     title,
     xLabel,
     yLabel: 'share of calls',
     yFromZero: true,
+    xScale: logBins ? 'log' : 'linear',
     series: series.map((s) => {
       const inRange = s.values.filter((v) => v <= hi);
       const bins = binner(inRange);

@@ -107,7 +107,7 @@ function benchSections(b: BenchResult): string {
     .map((run) => {
       const series = run.models.filter((m) => m.samplesMs?.length).map((m) => ({ name: m.model, values: m.samplesMs! }));
       const pct: Series[] = run.models.filter((m) => m.samplesMs?.length).map((m) => ({ name: m.model, points: percentileCurve(m.samplesMs!), color: colorFor(m.model) }));
-      return `<div class="pair">${histogramChart(`latency distribution · ${configName(run)}`, 'latency (ms), tail above p99 cut', series)}${lineChart({ title: `latency percentiles · ${configName(run)}`, xLabel: 'percentile', yLabel: 'latency (ms)', series: pct })}</div>`;
+      return `<div class="pair">${histogramChart(`latency distribution · ${configName(run)}`, 'latency (ms), tail above p99 cut', series)}${lineChart({ title: `latency percentiles · ${configName(run)}`, xLabel: 'percentile', yLabel: 'latency (ms)', series: pct, yScale: 'log' })}</div>`;
     })
     .join('');
   if (dist) out.push(section('Latency distribution', dist));

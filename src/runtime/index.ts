@@ -3,6 +3,7 @@ export {
   loadOrt,
   checkFeeds,
   availableRuntimes,
+  requireRuntime,
   sessionOptions,
   type ModelSession,
   type SessionOptions,

@@ -63,6 +63,16 @@ export async function availableRuntimes(): Promise<RuntimeName[]> {
   return out;
 }
 
+/**
+ * Throws a one-line error when `runtime` cannot run here. Without this check a 'cuda' session falls back
+ * to the CPU provider silently, and a validate or bench result would be labelled with the wrong runtime.
+ */
+export async function requireRuntime(runtime: RuntimeName): Promise<void> {
+  if (runtime === 'cuda' && !(await cudaAvailable())) {
+    throw new Error('cuda: onnxruntime-node has no usable CUDA provider on this machine (runtimes here: node, wasm)');
+  }
+}
+
 let cudaProbe: Promise<boolean> | undefined;
 function cudaAvailable(): Promise<boolean> {
   cudaProbe ??= (async () => {

@@ -5,7 +5,7 @@
  */
 import { decodeModel, loadModel } from '../io/index.js';
 import type { DType, Model, Tensor } from '../ir/index.js';
-import { checkFeeds, createSession, type ModelLike, type ModelSession, type RuntimeName } from '../runtime/index.js';
+import { checkFeeds, createSession, requireRuntime, type ModelLike, type ModelSession, type RuntimeName } from '../runtime/index.js';
 import { generateInputs, inferInputRanges, inputSpecs, loadSamples, type GenerateOptions, type LoadedSample } from '../data/index.js';
 import { DEFAULT_TOLERANCE, type Tolerance } from '../testcases/index.js';
 import { accuracy, argmaxRows, assertSameShape, isClassifierLike, numericValues, OutputComparator, type OutputMetrics } from './metrics.js';
@@ -125,6 +125,7 @@ function candidateRuntimes(r: ValidateRuntime | undefined): RuntimeName[] {
 }
 
 async function openSessions(model: ModelLike, runtimes: RuntimeName[], threads: number | undefined): Promise<ModelSession[]> {
+  for (const runtime of runtimes) await requireRuntime(runtime);
   const sessions: ModelSession[] = [];
   try {
     for (const runtime of runtimes) sessions.push(await createSession(model, { runtime, threads }));
@@ -151,6 +152,7 @@ export async function validate(reference: ModelLike, candidate: ModelLike, opts:
   const refModel = toModel(reference);
   const { samples, inputs } = prepareSamples(refModel, opts);
   const labels = prepareLabels(opts.labels);
+  await requireRuntime(opts.referenceRuntime ?? 'node');
   const refSession = await createSession(typeof reference === 'string' ? reference : refModel, { runtime: opts.referenceRuntime ?? 'node', threads: opts.threads });
   try {
     const candidates = await openSessions(candidate, candidateRuntimes(opts.runtime), opts.threads);

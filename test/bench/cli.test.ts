@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Tensor, loadModel, saveModel } from '../../src/index.js';
 import { runCli } from '../helpers/cli.js';
 
 const CORPUS = path.resolve(__dirname, '../../../shared/corpus');
@@ -47,6 +48,21 @@ describe('modelship bench', () => {
     expect(out.runtimes).toEqual(['node', 'wasm']);
     expect(out.environment.onnxruntime).toBe('onnxruntime-node 1.30.0, onnxruntime-web 1.30.0');
     expect(out.runs[0].comparisons[0]).toMatchObject({ model: 'digits_cnn [wasm]', baseline: 'digits_cnn [node]' });
+  });
+
+  it('--validate adds accuracy against the first model and exits 1 when it fails', async () => {
+    const m = loadModel(digits);
+    for (const [name, t] of m.graph.initializers) {
+      if (t.dtype === 'float32' && t.dims.length === 2) m.graph.initializers.set(name, Tensor.from('float32', t.dims, (t.data as Float32Array).map((v) => Math.round(v * 8) / 8), name));
+    }
+    const coarse = path.join(tmp, 'digits_coarse.onnx');
+    saveModel(m, coarse);
+    const data = path.join(CORPUS, 'digits_cnn');
+    const r = await runCli(['bench', digits, coarse, '--validate', '--data', data, '--labels', path.join(data, 'labels.json'), '--iterations', '2', '--json']);
+    expect(r.code).toBe(1);
+    const v = JSON.parse(r.stdout).validations[0];
+    expect(v).toMatchObject({ label: 'digits_coarse', passed: false, accuracy: { labels: 397 } });
+    expect(v.failures[0]).toMatch(/^output 'logits': cosine /);
   });
 
   it('bad input: one clear line each, non-zero exit, inputs untouched', async () => {

@@ -79,7 +79,7 @@ export function register(program: Command): void {
       .option('--stress-duration <s>', 'seconds per stress-test mode (default: --duration)', parseFloatOption)
       .option('--dim <NAME=SIZE>', 'size of a named symbolic input dimension, e.g. seq=128 (repeatable)', collect(parseAssignment), [])
       .option('--seed <n>', 'seed of the generated inputs', parseIntOption(0), 0)
-      .option('--validate', 'also validate every model after the first against the first (size and accuracy in the report)')
+      .option('--validate', 'also validate every model after the first against the first (size and accuracy in the report; exit 1 when one fails)')
       .option('--data <path>', 'input data for --validate (repeatable; default: generated)', collect(), [])
       .option('--labels <file>', 'class labels for --validate (task accuracy)')
       .option('--report <file.html>', 'write a self-contained HTML report')
@@ -137,6 +137,7 @@ export function register(program: Command): void {
           printHuman(result, validations);
           if (opts.report) console.log(`\nreport: ${opts.report}`);
         }
+        if (validations?.some((v) => !v.result.passed)) process.exitCode = 1;
       }),
     'modelship bench ../shared/corpus/mobilenet_v2/model.onnx --batch 1,8 --threads 1,2',
     'modelship bench model.onnx model.int8.onnx --validate --report bench.html',
