@@ -4,7 +4,7 @@
  * checker, and — unless told not to — is proven to compute what the original computes.
  */
 import { walkGraphs, type Graph, type Model, type Tensor } from '../ir/index.js';
-import { check } from '../checker/index.js';
+import { check, checkModel } from '../checker/index.js';
 import { generateInputs } from '../data/index.js';
 import { inferShapes, setInputShapes, type ShapeInfo } from '../shape-inference/index.js';
 import { cloneModel } from './clone.js';
@@ -185,7 +185,14 @@ export async function optimize(model: Model, options: OptimizeOptions = {}): Pro
 
   const irVersion = finalize(working);
   const inferred = inferShapes(working);
-  check(working);
+  try {
+    check(working);
+  } catch (e) {
+    // A model that was invalid to begin with is the input's problem, not a rewrite's.
+    const before = checkModel(model);
+    if (before.length) throw new Error(`the model is invalid before optimizing: ${before[0]!.where}: ${before[0]!.message}`);
+    throw e;
+  }
   const kept = new Set(working.graph.inputs.map((v) => v.name));
   const report: OptimizeReport = {
     before: modelStats(model),

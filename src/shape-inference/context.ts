@@ -5,7 +5,6 @@ import {
   Tensor,
   type Dim,
   type DType,
-  type Graph,
   type Node,
   type TypeInfo,
 } from '../ir/index.js';
@@ -23,10 +22,7 @@ export class Scope {
   readonly values = new Map<string, Dim[]>();
   readonly tensors = new Map<string, Tensor>();
 
-  constructor(
-    readonly graph: Graph,
-    readonly parent?: Scope,
-  ) {}
+  constructor(readonly parent?: Scope) {}
 
   /** The scope that defines `name` (this one, or an enclosing one). */
   #owner(name: string): Scope | undefined {

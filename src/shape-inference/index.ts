@@ -1,5 +1,4 @@
 export { inferShapes, mergeTypes, isDefaultDomain, ShapeInfo, type ShapeInferenceOptions } from './infer.js';
 export { setInputShapes } from './input-shapes.js';
-export { constantNodeTensor, tensorInts } from './context.js';
-export { broadcastShapes, dimProduct, normalizeAxis } from './dims.js';
-export { RULES as SHAPE_RULES } from './rules/index.js';
+export { constantNodeTensor } from './context.js';
+export { broadcastShapes } from './dims.js';

@@ -80,7 +80,7 @@ export function mergeTypes(declared: TypeInfo | undefined, inferred: TypeInfo): 
 }
 
 function inferGraph(model: Model, g: Graph, parent: Scope | undefined, scopes: Map<Graph, Scope>, info: ShapeInfo, write: boolean): void {
-  const scope = new Scope(g, parent);
+  const scope = new Scope(parent);
   scopes.set(g, scope);
   for (const v of g.inputs) if (v.type) scope.types.set(v.name, v.type);
   for (const [name, t] of g.initializers) {

@@ -167,6 +167,15 @@ describe('optimize', () => {
     await expect(optimize(m, { skip: ['fold-everything'] })).rejects.toThrow(/unknown pass 'fold-everything' \(passes: eliminate-identity, /);
   });
 
+  it('says so when the model was invalid to begin with', async () => {
+    const m = buildModel({
+      inputs: { x: ['float32', [2]] },
+      outputs: { y: ['float32'] },
+      nodes: [{ opType: 'Add', inputs: ['x', 'ghost'], outputs: ['y'] }],
+    });
+    await expect(optimize(m)).rejects.toThrow(/the model is invalid before optimizing: .*input 1 'ghost' is not a graph input, initializer or output of any node/);
+  });
+
   it('writes value_info for intermediate values', async () => {
     const m = buildModel({
       inputs: { x: ['float32', ['batch', 3, 16, 16]] },

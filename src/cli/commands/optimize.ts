@@ -5,7 +5,16 @@ import { loadModel, modelSource, saveModel } from '../../io/index.js';
 import { inputSpecs, loadSamples, type Sample } from '../../data/index.js';
 import { checkFeeds } from '../../runtime/index.js';
 import { setInputShapes } from '../../shape-inference/index.js';
-import { cloneModel, DEFAULT_VERIFY_RTOL, optimize, OptimizeVerificationError, PASSES, type OptimizeOptions, type OptimizeReport } from '../../optimize/index.js';
+import {
+  cloneModel,
+  DEFAULT_VERIFY_RTOL,
+  optimize,
+  OptimizeVerificationError,
+  PASSES,
+  selectPasses,
+  type OptimizeOptions,
+  type OptimizeReport,
+} from '../../optimize/index.js';
 import type { Model } from '../../ir/index.js';
 import {
   UserError,
@@ -146,7 +155,7 @@ export function register(program: Command): void {
           verifySource = sets.source;
           verify = { inputs: sets.inputs, rtol: opts.rtol };
         }
-        const bar = progress(PASSES.length, 'optimizing', interactive(opts.json));
+        const bar = progress(selectPasses(opts).length, 'optimizing', interactive(opts.json));
         let result;
         try {
           result = await optimize(model, {

@@ -1,14 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Graph, Tensor } from '../../ir/index.js';
 import type { Pass, PassContext } from '../pass.js';
 import { definedInSubgraphs, substituteInputs } from '../rewrite.js';
-
-function contentHash(t: Tensor): string {
-  const h = createHash('sha1');
-  if (t.dtype === 'string') for (const s of t.strings) h.update(s).update('\0');
-  else h.update(t.bytes);
-  return h.digest('hex');
-}
+import { contentHash } from '../tensors.js';
 
 function sameContent(a: Tensor, b: Tensor): boolean {
   if (a.dtype === 'string') return a.strings.every((s, i) => Buffer.compare(s, b.strings[i]!) === 0);

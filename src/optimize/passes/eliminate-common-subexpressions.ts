@@ -1,18 +1,13 @@
-import { createHash } from 'node:crypto';
 import { subgraphsOf, topologicalOrder, type Attribute, type Graph, type Node } from '../../ir/index.js';
 import { isDefaultDomain } from '../../shape-inference/index.js';
 import { NONDETERMINISTIC, type Pass, type PassContext } from '../pass.js';
 import { definedInSubgraphs, substituteInputs } from '../rewrite.js';
+import { contentHash } from '../tensors.js';
 
 function attributeKey(a: Attribute): string {
   switch (a.type) {
-    case 'tensor': {
-      const t = a.value;
-      const h = createHash('sha1');
-      if (t.dtype === 'string') for (const s of t.strings) h.update(s).update('\0');
-      else h.update(t.bytes);
-      return `${a.name}:tensor:${t.dtype}[${t.dims}]:${h.digest('hex')}`;
-    }
+    case 'tensor':
+      return `${a.name}:tensor:${a.value.dtype}[${a.value.dims}]:${contentHash(a.value)}`;
     case 'string':
       return `${a.name}:string:${Buffer.from(a.value).toString('hex')}`;
     case 'strings':

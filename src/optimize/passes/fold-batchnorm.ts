@@ -5,7 +5,7 @@
  */
 import { attr, getFloat, getInt, setAttribute, type Graph, type Node, type Tensor } from '../../ir/index.js';
 import type { ShapeInfo } from '../../shape-inference/index.js';
-import { FLOAT_TYPES, fromFloat64, toFloat64 } from '../float-tensors.js';
+import { FLOAT_TYPES, fromFloat64, toFloat64 } from '../tensors.js';
 import { isOp, type Pass, type PassContext } from '../pass.js';
 import { constantOf, soleConsumer } from '../rewrite.js';
 

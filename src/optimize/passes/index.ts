@@ -28,18 +28,5 @@ export const PASSES: readonly Pass[] = [
   eliminateUnusedInputs,
 ];
 
-export {
-  dedupeInitializers,
-  eliminateCommonSubexpressions,
-  eliminateDeadCode,
-  eliminateIdentity,
-  eliminateNoop,
-  eliminateUnusedInputs,
-  foldBatchNorm,
-  foldConstants,
-  foldShapes,
-  fuseMatmulAdd,
-  fuseReshapes,
-  fuseTransposes,
-};
+export { foldBatchNorm };
 export { cancelTransposes, type TransposeChanges } from './fuse-transposes.js';

@@ -6,7 +6,7 @@ import type { Rule } from './types.js';
 const REDUCE_OPS = ['ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSum', 'ReduceSumSquare'];
 
 /** Opset from which a Reduce op takes its axes as an input rather than an attribute. */
-export const reduceAxesInputFrom = (opType: string): number => (opType === 'ReduceSum' ? 13 : 18);
+const reduceAxesInputFrom = (opType: string): number => (opType === 'ReduceSum' ? 13 : 18);
 
 function reduceRule(c: InferContext): void {
   const shape = c.shape(0);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { float32ToBfloat16Bits, float32ToFloat16Bits, Tensor, type DType } from '../ir/index.js';
 
 /** Float types whose constants the arithmetic passes rewrite. */
@@ -23,4 +24,12 @@ export function fromFloat64(dtype: DType, dims: number[], values: Float64Array, 
     default:
       throw new Error(`tensor '${name}': ${dtype} is not a float type`);
   }
+}
+
+/** A digest of a tensor's contents (bytes, or each string) for finding identical tensors. */
+export function contentHash(t: Tensor): string {
+  const h = createHash('sha1');
+  if (t.dtype === 'string') for (const s of t.strings) h.update(s).update('\0');
+  else h.update(t.bytes);
+  return h.digest('hex');
 }
