@@ -1,5 +1,5 @@
 /**
- * npm run bench:quantize [-- --json] [--duration S] [--models a,b]
+ * npm run bench:quantize [-- --json] [--duration S] [--models a,b] [--modes a,b] [--batches 1,32]
  *
  * For each corpus model, every quantization mode against float32, measured in one run: file size
  * ratio, what accuracy it kept (task accuracy with labels, else top-1 agreement / Pearson and SQNR
@@ -18,7 +18,8 @@ const arg = (name: string) => {
 };
 const JSON_OUT = process.argv.includes('--json');
 const DURATION_S = Number(arg('--duration') ?? 6);
-const MODES: QuantizeMode[] = ['fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16'];
+const MODES = (arg('--modes')?.split(',') ?? ['fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16']) as QuantizeMode[];
+const BATCHES = (arg('--batches') ?? '1,32').split(',').map(Number);
 
 interface Case {
   name: string;
@@ -66,7 +67,7 @@ for (const c of CASES.filter((c) => !only || only.includes(c.name))) {
   process.stderr.write(`${c.name}: latency…\n`);
   const result = await bench(
     variants.map((v) => ({ name: `${c.name} ${v.mode}`, model: v.model })),
-    { batches: [1, 32], threads: [2], durationS: DURATION_S, dims: c.dims, warmup: 3 },
+    { batches: BATCHES, threads: [2], durationS: DURATION_S, dims: c.dims, warmup: 3 },
   );
   for (const v of variants) {
     const r = v.report;
@@ -102,13 +103,13 @@ for (const c of CASES.filter((c) => !only || only.includes(c.name))) {
   }
   if (!JSON_OUT) {
     console.log(`\n${c.name}  (${result.environment.cpuModel}, load average ${result.environment.loadAverage.toFixed(1)} at start)`);
-    console.log(`  ${'mode'.padEnd(6)} ${'size'.padStart(6)}  ${'batch 1 p50'.padStart(11)}  ${'vs fp32'.padEnd(40)} ${'batch 32 p50'.padStart(12)}  ${'vs fp32'.padEnd(40)} quality`);
+    console.log(`  ${'mode'.padEnd(6)} ${'size'.padStart(6)}  ${BATCHES.map((b) => `${`batch ${b} p50`.padStart(12)}  ${'vs fp32'.padEnd(46)}`).join(' ')} quality`);
     for (const row of rows.filter((r) => r.model === c.name)) {
-      const b1 = row.latency['batch 1']!;
-      const b32 = row.latency['batch 32']!;
-      console.log(
-        `  ${row.mode.padEnd(6)} ${row.sizeRatio.toFixed(3).padStart(6)}  ${`${b1.ms.toFixed(2)} ms`.padStart(11)}  ${(b1.vsFp32 ?? '').padEnd(40)} ${`${b32.ms.toFixed(2)} ms`.padStart(12)}  ${(b32.vsFp32 ?? '').padEnd(40)} ${row.quality}`,
-      );
+      const cells = BATCHES.map((b) => {
+        const l = row.latency[`batch ${b}`]!;
+        return `${`${l.ms.toFixed(2)} ms`.padStart(12)}  ${(l.vsFp32 ?? '').padEnd(46)}`;
+      });
+      console.log(`  ${row.mode.padEnd(6)} ${row.sizeRatio.toFixed(3).padStart(6)}  ${cells.join(' ')} ${row.quality}`);
     }
   }
 }

@@ -98,6 +98,34 @@ function transpose2d(src: Float32Array, rows: number, cols: number): Float32Arra
 }
 
 /**
+ * Replaces `node` by an integer op on the dynamically quantized activation and the stored weight,
+ * Cast to float, times (activation scale · weight scale), plus `bias`: ending in the node's output.
+ */
+function rescaledInteger(
+  g: Graph,
+  node: Node,
+  opType: 'MatMulInteger' | 'ConvInteger',
+  act: { q: string; scale: string; zp: string },
+  weight: { data: string; zeroPoint: string; scale: string },
+  bias: string | undefined,
+): void {
+  const base = node.name || node.outputs[0]!;
+  const out = node.outputs[0]!;
+  const id = g.uniqueName(`${base}_int`);
+  const f = g.uniqueName(`${base}_int_float`);
+  const s = g.uniqueName(`${base}_output_scale`);
+  const scaled = bias ? g.uniqueName(`${base}_scaled`) : out;
+  const nodes = [
+    { opType, name: g.uniqueName(`${base}_${opType}`), inputs: [act.q, weight.data, act.zp, weight.zeroPoint], outputs: [id], attributes: opType === 'ConvInteger' ? node.attributes : [] },
+    { opType: 'Cast', name: g.uniqueName(`${base}_Cast`), inputs: [id], outputs: [f], attributes: [attr.int('to', 1)] },
+    { opType: 'Mul', name: g.uniqueName(`${base}_scale_Mul`), inputs: [act.scale, weight.scale], outputs: [s] },
+    { opType: 'Mul', name: g.uniqueName(`${base}_Mul`), inputs: [f, s], outputs: [scaled] },
+  ];
+  if (bias) nodes.push({ opType: 'Add', name: g.uniqueName(`${base}_bias_Add`), inputs: [scaled, bias], outputs: [out], attributes: [] });
+  g.replaceNode(node, nodes);
+}
+
+/**
  * Integer matmul of activation `a` with a [K, N] float weight, rescaled to float, ending in `output`
  * (with `bias` added when given). Returns the weight SQNR.
  */
@@ -128,21 +156,7 @@ function integerMatMul(
       sqnrDb: q.sqnrDb,
     };
   });
-  const [qName, zpName, scaleName] = [w.data, w.zeroPoint, w.scale];
-  const act = quantizeActivation(a, node);
-  const out = node.outputs[0]!;
-  const id = g.uniqueName(`${base}_int`);
-  const f = g.uniqueName(`${base}_int_float`);
-  const s = g.uniqueName(`${base}_output_scale`);
-  const scaled = bias ? g.uniqueName(`${base}_scaled`) : out;
-  const nodes = [
-    { opType: 'MatMulInteger', name: g.uniqueName(`${base}_MatMulInteger`), inputs: [act.q, qName, act.zp, zpName], outputs: [id] },
-    { opType: 'Cast', name: g.uniqueName(`${base}_Cast`), inputs: [id], outputs: [f], attributes: [attr.int('to', 1)] },
-    { opType: 'Mul', name: g.uniqueName(`${base}_scale_Mul`), inputs: [act.scale, scaleName], outputs: [s] },
-    { opType: 'Mul', name: g.uniqueName(`${base}_Mul`), inputs: [f, s], outputs: [scaled] },
-  ];
-  if (bias) nodes.push({ opType: 'Add', name: g.uniqueName(`${base}_bias_Add`), inputs: [scaled, bias], outputs: [out] });
-  g.replaceNode(node, nodes);
+  rescaledInteger(g, node, 'MatMulInteger', quantizeActivation(a, node), w, bias);
   return w.sqnrDb;
 }
 
@@ -185,30 +199,17 @@ function conv(g: Graph, node: Node, opts: DynamicOptions, qa: ActivationQuantize
   if (bName && !bias) return 'the bias is not a float constant';
   const base = node.name || node.outputs[0]!;
   const q = quantizeWeight(w.data as Float32Array, w.dims, { type: 'uint8', axis: 0, granularity: opts.granularity });
-  const qName = addConstant(g, `${base}_weight_q`, Tensor.from('uint8', [...w.dims], q.data as Uint8Array));
-  const zpName = addConstant(g, `${base}_weight_zp`, Tensor.from('uint8', [], new Uint8Array([q.zeroPoint])));
-  // Output-channel scales broadcast over the spatial axes: [C, 1, 1] for a 2-D convolution.
-  const spatial = w.dims.length - 2;
-  const perOutput = q.axis !== undefined;
-  const scaleName = addConstant(g, `${base}_weight_scale`, Tensor.from('float32', perOutput ? [q.scales.length, ...Array(spatial).fill(1)] : [], q.scales));
-  const act = qa(x, node);
-  const out = node.outputs[0]!;
-  const id = g.uniqueName(`${base}_int`);
-  const f = g.uniqueName(`${base}_int_float`);
-  const s = g.uniqueName(`${base}_output_scale`);
-  const scaled = bias ? g.uniqueName(`${base}_scaled`) : out;
-  const nodes = [
-    { opType: 'ConvInteger', name: g.uniqueName(`${base}_ConvInteger`), inputs: [act.q, qName, act.zp, zpName], outputs: [id], attributes: node.attributes },
-    { opType: 'Cast', name: g.uniqueName(`${base}_Cast`), inputs: [id], outputs: [f], attributes: [attr.int('to', 1)] },
-    { opType: 'Mul', name: g.uniqueName(`${base}_scale_Mul`), inputs: [act.scale, scaleName], outputs: [s] },
-    { opType: 'Mul', name: g.uniqueName(`${base}_Mul`), inputs: [f, s], outputs: [scaled] },
-  ];
-  if (bias) {
-    const biasInput = addConstant(g, `${bName}_reshaped`, Tensor.from('float32', [bias.size, ...Array(spatial).fill(1)], bias.data as Float32Array));
-    nodes.push({ opType: 'Add', name: g.uniqueName(`${base}_bias_Add`), inputs: [scaled, biasInput], outputs: [out] });
-  }
+  // Output-channel scales (and the bias) broadcast over the spatial axes: [C, 1, 1] for a 2-D convolution.
+  const spatial = Array(w.dims.length - 2).fill(1);
+  const weight = {
+    data: addConstant(g, `${base}_weight_q`, Tensor.from('uint8', [...w.dims], q.data as Uint8Array)),
+    zeroPoint: addConstant(g, `${base}_weight_zp`, Tensor.from('uint8', [], new Uint8Array([q.zeroPoint]))),
+    scale: addConstant(g, `${base}_weight_scale`, Tensor.from('float32', q.axis !== undefined ? [q.scales.length, ...spatial] : [], q.scales)),
+  };
+  const biasInput = bias && addConstant(g, `${bName}_reshaped`, Tensor.from('float32', [bias.size, ...spatial], bias.data as Float32Array));
   const inputs = [...node.inputs];
-  g.replaceNode(node, nodes);
+  const out = node.outputs[0]!;
+  rescaledInteger(g, node, 'ConvInteger', qa(x, node), weight, biasInput);
   return { inputs, quantizedOutput: out, weightSqnrDb: q.sqnrDb };
 }
 

@@ -337,6 +337,9 @@ export async function quantize(original: Model, opts: QuantizeOptions): Promise<
   if (mode === 'q8' && (opts.q8Conv ?? 'float') === 'float' && !opts.opTypes?.includes('Conv') && base.graph.nodes.some((n) => n.opType === 'Conv')) {
     notes.push("Conv stays float in q8: onnxruntime's ConvInteger, and Conv on int8 weights it cannot prepack, run slower than float Conv; --q8-conv weights stores int8 weights anyway, --mode int8 quantizes Conv fully");
   }
+  if (mode === 'int8' && (cpu.arch === 'x64' || cpu.arch === 'ia32')) {
+    notes.push('int8 activations (S8S8): onnxruntime on x86 runs u8×s8 kernels and shifts int8 activations first; --mode uint8 (U8S8) is the faster static mode here');
+  }
   const report: QuantizeReport = {
     mode,
     cpu: { ...cpu, reduceRange, note: cpuNote },
