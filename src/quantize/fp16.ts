@@ -44,6 +44,8 @@ export interface Fp16Options {
   opBlockList?: string[];
   /** Node names to keep in float32. */
   nodeBlockList?: string[];
+  /** Only these operator types may compute in float16 (default: any). */
+  opTypes?: string[];
   /** Element type and largest magnitude of every value (see discoverValues). */
   values: Map<string, ValueFacts>;
 }
@@ -105,6 +107,7 @@ export function convertToFloat16(model: Model, opts: Fp16Options): { report: Fp1
   const ops = opts.ops ?? 'auto';
   const opBlock = new Set(opts.opBlockList ?? []);
   const nodeBlock = new Set(opts.nodeBlockList ?? []);
+  const only = opts.opTypes?.length ? new Set(opts.opTypes) : undefined;
   const report: Fp16Report = { ops, keepIoTypes: keepIo, float16Nodes: 0, float32Nodes: 0, keptFloat32: [], castsAdded: 0, tensorsConverted: 0, clamped: 0, flushedToZero: 0 };
 
   if ((model.opset('') ?? 13) < 6) {
@@ -117,7 +120,10 @@ export function convertToFloat16(model: Model, opts: Fp16Options): { report: Fp1
   g.topologicalSort();
 
   const decisions = new Map<Node, Decision>();
-  for (const node of g.nodes) decisions.set(node, decide(node, model, facts, ops, opBlock, nodeBlock));
+  for (const node of g.nodes) {
+    const d = decide(node, model, facts, ops, opBlock, nodeBlock);
+    decisions.set(node, d.precision === 'fp16' && only && !only.has(node.opType) ? { ...d, precision: 'fp32', reason: 'not in --op-types' } : d);
+  }
   if (ops === 'auto') dropPointlessFloat16(g, decisions, facts);
 
   const reasons = new Map<string, { count: number; opTypes: Set<string> }>();

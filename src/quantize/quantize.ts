@@ -184,8 +184,8 @@ export async function quantize(original: Model, opts: QuantizeOptions): Promise<
   if (opts.autoExclude && opts.maxDrop === undefined) throw new Error('autoExclude needs maxDrop (the budget to meet)');
   const isStatic = mode === 'int8' || mode === 'uint8';
   if (isStatic && !opts.calibration) throw new Error(`mode ${mode} needs calibration data (a folder of samples), or 'random' to calibrate on generated inputs`);
-  // Checks the selection options up front (unknown op types are an error).
-  nodeFilter(opts, SUPPORTED[mode], mode);
+  // Checks the selection options up front (unknown op types are an error); fp16 takes any op type.
+  if (mode !== 'fp16') nodeFilter(opts, SUPPORTED[mode], mode);
 
   const cpu = detectCpuFeatures();
   const reduceRange = opts.reduceRange ?? cpu.saturationRisk;
@@ -237,7 +237,15 @@ export async function quantize(original: Model, opts: QuantizeOptions): Promise<
   };
   const toHalf = async (m: Model, excluded: string[], ops: Fp16Ops) => {
     facts ??= await valueFacts(m);
-    return convertToFloat16(m, { values: facts, ops, keepIoTypes: opts.keepIoTypes, opBlockList: opts.opBlockList, nodeBlockList: [...(opts.nodeBlockList ?? []), ...excluded] });
+    // The common selection options apply to fp16 as block lists (and --op-types as the only ones allowed).
+    return convertToFloat16(m, {
+      values: facts,
+      ops,
+      keepIoTypes: opts.keepIoTypes,
+      opTypes: mode === 'fp16' ? opts.opTypes : undefined,
+      opBlockList: [...(opts.opBlockList ?? []), ...(mode === 'fp16' ? (opts.excludeOpTypes ?? []) : [])],
+      nodeBlockList: [...(opts.nodeBlockList ?? []), ...(mode === 'fp16' ? (opts.excludeNodes ?? []) : []), ...excluded],
+    });
   };
   const build = async (excluded: string[]): Promise<Built> => {
     const model = cloneModel(base);

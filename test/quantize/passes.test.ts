@@ -254,6 +254,10 @@ describe('fp16 pass', () => {
     const out = await s.run({ x: Tensor.from('float16', [2, 4], new Uint16Array(8).fill(0x3c00)) });
     expect(out.y!.dtype).toBe('float16');
 
+    const onlyMatMul = convertToFloat16(cloneModel(m), { values, ops: 'all', opTypes: ['MatMul'] }).report;
+    expect(onlyMatMul.float16Nodes).toBe(1);
+    expect(onlyMatMul.keptFloat32.find((k) => k.reason === 'not in --op-types')?.opTypes).toEqual(['Relu']);
+
     // Without ranges nothing stops the Add, and the 1e6 is clamped (and 3e-9 flushed to 0) — and counted.
     const blind = cloneModel(m);
     const typesOnly = new Map([...values].map(([k, v]) => [k, { dtype: v.dtype }]));

@@ -31,6 +31,7 @@ import {
   requirePath,
   table,
   withExamples,
+  type Progress,
 } from '../common.js';
 
 interface QuantizeCliOptions {
@@ -229,12 +230,22 @@ export function register(program: Command): void {
         if ((opts.mode === 'int8' || opts.mode === 'uint8') && !options.calibration) {
           throw new UserError(`--mode ${opts.mode} needs --calibration DIR (samples like the real inputs), or --calibration random to calibrate on generated inputs`);
         }
-        const bar = progress(1, 'quantizing', interactive(opts.json));
+        // One bar per stage (optimizing, calibrating, auto-exclude…), each with its own total.
+        let bar: Progress | undefined;
+        let stage = '';
+        const onProgress = (done: number, total: number, label: string) => {
+          if (label !== stage) {
+            bar?.stop();
+            bar = progress(total, label, interactive(opts.json));
+            stage = label;
+          }
+          bar!.update(Math.min(done, total));
+        };
         let result;
         try {
-          result = await quantize(model, { ...options, onProgress: (done, total, label) => bar.update(Math.min(done, total), label) });
+          result = await quantize(model, { ...options, onProgress });
         } catch (e) {
-          bar.stop();
+          bar?.stop();
           if (e instanceof QuantizeBudgetError) {
             if (opts.json) printJson({ input: file, output: null, ...e.report });
             else console.log(formatReport(file, undefined, e.report));
@@ -242,7 +253,7 @@ export function register(program: Command): void {
           }
           throw new UserError(`${file}: ${(e as Error).message}`);
         }
-        bar.stop();
+        bar?.stop();
         saveModel(result.model, opts.output);
         if (typeof opts.debug === 'string') writeFileAtomic(opts.debug, `${JSON.stringify(result.report.layerErrors ?? [], null, 2)}\n`);
         if (opts.json) printJson({ input: file, output: opts.output, ...result.report });
