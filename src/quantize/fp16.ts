@@ -3,9 +3,10 @@
  *
  * Each node of the main graph is given a precision. A node computes in float16 when its ONNX schema
  * allows it, no block list names it, its values fit float16 (from the observed ranges), and — with
- * `ops: 'auto'` — onnxruntime's CPU provider has a float16 kernel for it (ort-fp16.ts) and a float16
- * neighbour (a lone float16 node would only add two Casts). Every other node stays float32 and Casts
- * are put where a value crosses between the two.
+ * `ops: 'auto'` — onnxruntime's CPU provider has a float16 kernel for it (ort-fp16.ts) and its group of
+ * connected float16 nodes holds more arithmetic than the Casts at the group's border cost. Subgraphs
+ * (If/Loop/Scan bodies) stay float32. Every other node stays float32 and Casts are put where a value
+ * crosses between the two.
  *
  * Every value keeps its original name in its original type (so graph outputs and subgraph references
  * stay valid); a value also needed in the other type gets a second name (`x_fp16`), made by a Cast or,

@@ -5,7 +5,7 @@
  */
 import type { DType, Model, Tensor } from '../ir/index.js';
 import { encodeModel } from '../io/index.js';
-import { createSession, type ModelSession } from '../runtime/index.js';
+import { createSession } from '../runtime/index.js';
 import type { Batch } from './data.js';
 
 // Operators whose outputs are sequences or optionals: onnxruntime's JavaScript API cannot return those.
@@ -31,7 +31,7 @@ export function augmentedModel(model: Model, names: Iterable<string>): Uint8Arra
 }
 
 /** Outputs of the main graph's nodes that onnxruntime can hand back as tensors. */
-export function observableValues(model: Model): string[] {
+function observableValues(model: Model): string[] {
   const names: string[] = [];
   for (const n of model.graph.nodes) {
     if (NON_TENSOR_PRODUCERS.has(n.opType)) continue;
@@ -42,7 +42,6 @@ export function observableValues(model: Model): string[] {
 
 export interface ObserveOptions {
   threads?: number;
-  onBatch?: (done: number) => void;
 }
 
 /** Opens one session on the augmented model and runs every batch through it. */
@@ -54,24 +53,11 @@ export async function observe(
   opts: ObserveOptions = {},
 ): Promise<void> {
   const session = await createSession(augmentedModel(model, names), { threads: opts.threads });
+  const outputs = session.outputs.map((o) => o.name);
   try {
-    await runBatches(session, session.outputs.map((o) => o.name), data, visit, opts);
+    for (const batch of data) visit(await session.run(batch.feeds, outputs), batch);
   } finally {
     await session.release();
-  }
-}
-
-export async function runBatches(
-  session: ModelSession,
-  outputs: string[],
-  data: Iterable<Batch>,
-  visit: (values: Record<string, Tensor>, batch: Batch) => void,
-  opts: ObserveOptions = {},
-): Promise<void> {
-  let done = 0;
-  for (const batch of data) {
-    visit(await session.run(batch.feeds, outputs), batch);
-    opts.onBatch?.(++done);
   }
 }
 
@@ -103,7 +89,7 @@ export async function discoverValues(model: Model, data: Iterable<Batch>, opts: 
   return facts;
 }
 
-export function absMax(t: Tensor): number {
+function absMax(t: Tensor): number {
   const d = t.dtype === 'float32' ? (t.data as Float32Array) : t.toFloat32();
   let m = 0;
   for (let i = 0; i < d.length; i++) {

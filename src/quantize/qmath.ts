@@ -75,7 +75,7 @@ export interface QuantizedWeight {
 }
 
 /** Splits `dims` around `axis` into [outer, channels, inner]. */
-export function axisSplit(dims: readonly number[], axis: number | undefined): [number, number, number] {
+function axisSplit(dims: readonly number[], axis: number | undefined): [number, number, number] {
   const count = dims.reduce((a, b) => a * b, 1);
   if (axis === undefined) return [1, 1, count];
   const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);

@@ -285,3 +285,21 @@ describe('auto-exclude', () => {
     expect(floatOps.length).toBe(steps.at(-1)!.excluded.length);
   });
 });
+
+describe('external referee', () => {
+  it('fp16, q8 and QDQ models pass python3-onnx check_model(full_check=True)', async () => {
+    const { onnxCheckFiles, reportSkipped } = await import('../helpers/onnx-checker.js');
+    const { saveModel } = await import('../../src/index.js');
+    const model = loadModel(path.join(CORPUS, 'digits_cnn/model.onnx'));
+    const files: string[] = [];
+    for (const mode of ['fp16', 'q8', 'int8', 'uint8'] as const) {
+      const { model: q } = await quantize(model, { mode, calibration: 'random', q8Conv: 'integer' });
+      const file = path.join(tmp, `digits.${mode}.onnx`);
+      saveModel(q, file);
+      files.push(file);
+    }
+    const results = onnxCheckFiles(files);
+    reportSkipped(results, 'quantize');
+    expect(results.filter((r) => r.status !== 'passed')).toEqual([]);
+  });
+});
