@@ -98,10 +98,11 @@ interface Decision {
 }
 
 /**
- * Converts `model` in place. Returns the report and, per node now computing in float16, where its
- * first output's float16 version lives (for the per-layer report).
+ * Converts `model` in place. Returns the report, per node now computing in float16 where its first
+ * output's float16 version lives (for the per-layer report), and every value whose producer now
+ * writes it under another name.
  */
-export function convertToFloat16(model: Model, opts: Fp16Options): { report: Fp16Report; units: QuantizedUnit[] } {
+export function convertToFloat16(model: Model, opts: Fp16Options): { report: Fp16Report; units: QuantizedUnit[]; renamed: Map<string, string> } {
   const g = model.graph;
   const facts = opts.values;
   const keepIo = opts.keepIoTypes ?? true;
@@ -115,7 +116,7 @@ export function convertToFloat16(model: Model, opts: Fp16Options): { report: Fp1
     // Cast to float16 only exists from opset 6 (onnxruntime has no kernel for the older Cast).
     report.float32Nodes = g.nodes.length;
     report.keptFloat32 = [{ reason: 'opset < 6 cannot Cast to float16 (export with opset ≥ 6)', count: g.nodes.length, opTypes: [...new Set(g.nodes.map((n) => n.opType))].sort() }];
-    return { report, units: [] };
+    return { report, units: [], renamed: new Map() };
   }
   constantsToInitializers(g, facts);
   g.topologicalSort();
@@ -193,6 +194,7 @@ export function convertToFloat16(model: Model, opts: Fp16Options): { report: Fp1
   };
 
   const units: QuantizedUnit[] = [];
+  const renamed = new Map<string, string>();
   for (const node of [...g.nodes]) {
     const d = decisions.get(node)!;
     const original = snapshot(node);
@@ -223,7 +225,10 @@ export function convertToFloat16(model: Model, opts: Fp16Options): { report: Fp1
       const becomesHalf = half && isFloat32(facts, v) && (castToHalf || (param !== undefined && d.params!.has(param)));
       const dtype: DType = becomesHalf ? 'float16' : facts.get(v)?.dtype ?? 'float32';
       const name = dtype === homeType(v) ? v : g.uniqueName(`${v}_${dtype === 'float16' ? 'fp16' : 'fp32'}`);
-      if (name !== v) node.outputs[j] = name;
+      if (name !== v) {
+        node.outputs[j] = name;
+        renamed.set(v, name);
+      }
       versionsOf(v).set(dtype, name);
       if (j === 0 && becomesHalf) units.push({ node: original.name, opType: original.opType, original: [original], inputs: [], output: v, quantizedOutput: name });
     });
@@ -237,7 +242,7 @@ export function convertToFloat16(model: Model, opts: Fp16Options): { report: Fp1
   }
   g.topologicalSort();
   dropStaleValueInfo(g);
-  return { report, units };
+  return { report, units, renamed };
 }
 
 /** Cast's `to`: an enum since opset 6, a type name before. */

@@ -292,7 +292,13 @@ export async function quantize(original: Model, opts: QuantizeOptions): Promise<
         let fp16: Fp16Report | undefined;
         if (mode === 'q4f16') {
           facts = undefined; // the graph changed: its values are learned again
-          fp16 = (await toHalf(model, excluded, opts.fp16Ops ?? 'all')).report;
+          const half = await toHalf(model, excluded, opts.fp16Ops ?? 'all');
+          fp16 = half.report;
+          // Layer outputs may now live under their float16 names, and a float32 twin cannot read those.
+          pass.units = pass.units.map((u) => {
+            const q = half.renamed.get(u.quantizedOutput);
+            return q && !model.graph.producer(u.quantizedOutput) ? { ...u, quantizedOutput: q, inputs: [] } : { ...u, inputs: [] };
+          });
         }
         const w = pass.weightBytes;
         return { model, pass, fp16, q4: { blockSize, symmetric, matmulWeightBytes: { ...w, ratio: w.before ? w.after / w.before : 1 } } };

@@ -68,7 +68,13 @@ describe.each([
   for (const mode of modes) {
     it(mode, async () => {
       const calibration: LoadedSample[] | 'random' = 'random';
-      const { model: q, report } = await quantize(model, { mode, calibration, calibrationSamples: randomSamples, calibrationBatch: 8, eval: data });
+      // The per-layer report on the transformer, every mode (its layers are small).
+      const debug = name === 'text_transformer';
+      const { model: q, report } = await quantize(model, { mode, calibration, calibrationSamples: randomSamples, calibrationBatch: 8, eval: data, debug });
+      if (debug) {
+        expect(report.layerErrors!.length).toBe(report.layers.quantized);
+        for (const e of report.layerErrors!) expect(e.sqnrDb).toBeGreaterThan(mode.startsWith('q4') ? 10 : 20);
+      }
       expectRanEverywhere(report);
       const out = report.validation.outputs[0]!;
       expect(out.top1Agreement).toBeGreaterThan(0);
