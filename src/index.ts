@@ -17,4 +17,5 @@ export * from './serve/index.js';
 export { convertTfjs, convertTfjsUnverified, ConvertError, ConvertVerifyError, verifyConversion, type Conversion, type ConvertOptions, type ConvertReport, type TfjsArtifacts, type TfjsBackend, type ConvertVerifyOptions, type ConvertVerifyReport } from './convert/index.js';
 export * from './optimize/index.js';
 export * from './shape-inference/index.js';
+export * from './quantize/index.js';
 export { VERSION } from './version.js';

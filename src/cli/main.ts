@@ -11,6 +11,7 @@ import { register as convert } from './commands/convert.js';
 import { register as optimize } from './commands/optimize.js';
 import { register as validate } from './commands/validate.js';
 import { register as bench } from './commands/bench.js';
+import { register as quantize } from './commands/quantize.js';
 
 export function buildProgram(): Command {
   const program = new Command('modelship')
@@ -18,7 +19,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`modelship: ${str.replace(/^error: /, '')}`) });
-  for (const register of [demo, inspect, run, test, serve, optimize, validate, bench, convert]) register(program);
+  for (const register of [demo, convert, inspect, optimize, quantize, validate, bench, run, test, serve]) register(program);
   return program;
 }
 
