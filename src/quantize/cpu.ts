@@ -8,6 +8,8 @@ import * as os from 'node:os';
 
 export interface CpuFeatures {
   arch: string;
+  /** x86/x64: onnxruntime's int8 kernels there are u8×s8. */
+  x86: boolean;
   model?: string;
   /** The int8 dot-product instructions found (avx512_vnni, avx_vnni, or asimddp/i8mm on Arm). */
   int8DotProduct: string[];
@@ -45,5 +47,5 @@ export function detectCpuFeatures(cpuinfo?: string, arch = os.arch()): CpuFeatur
   const int8DotProduct = (x86 ? X86_DOT : ARM_DOT).filter((f) => flags.has(f));
   // Without flags to read we cannot tell; assume the safe choice on x86.
   const saturationRisk = x86 && int8DotProduct.length === 0;
-  return { arch, model, int8DotProduct, saturationRisk, source };
+  return { arch, x86, model, int8DotProduct, saturationRisk, source };
 }

@@ -22,4 +22,4 @@ export { quantizeNBits, packNBits, type NBitsOptions } from './nbits.js';
 export { layerErrors, type LayerError } from './debug.js';
 export { detectCpuFeatures, type CpuFeatures } from './cpu.js';
 export { alreadyQuantized, type NodeSelection, type QuantizedUnit, type PassResult, type SkippedNode } from './select.js';
-export type { Granularity } from './qmath.js';
+export type { Granularity, QuantType } from './qmath.js';

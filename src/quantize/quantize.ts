@@ -24,7 +24,7 @@ import { calibrate, type CalibrationMethod, type CalibrationResult } from './cal
 import { quantizeNBits, NBITS_OP_TYPES } from './nbits.js';
 import { layerErrors, type LayerError } from './debug.js';
 import { alreadyQuantized, nodeFilter, type NodeSelection, type PassResult, type SkippedNode } from './select.js';
-import type { Granularity } from './qmath.js';
+import type { Granularity, QuantType } from './qmath.js';
 
 export type QuantizeMode = 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16';
 export const QUANTIZE_MODES: readonly QuantizeMode[] = ['fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16'];
@@ -41,6 +41,11 @@ export interface QuantizeOptions extends NodeSelection {
   granularity?: Granularity;
   /** 7-bit int8 weights (default: only on CPUs without VNNI, where u8×s8 can saturate). */
   reduceRange?: boolean;
+  /**
+   * int8 mode: the activations' type. Default: uint8 on x86 (onnxruntime's x86 kernels are u8×s8, so
+   * int8 activations are shifted first and run slower), int8 elsewhere. The uint8 mode is always uint8.
+   */
+  activationType?: QuantType;
   /** Optimize a copy before quantizing (default true). */
   optimize?: boolean;
 
@@ -189,6 +194,7 @@ export async function quantize(original: Model, opts: QuantizeOptions): Promise<
 
   const cpu = detectCpuFeatures();
   const reduceRange = opts.reduceRange ?? cpu.saturationRisk;
+  const activationType: QuantType = mode === 'uint8' ? 'uint8' : (opts.activationType ?? (cpu.x86 ? 'uint8' : 'int8'));
   const cpuNote =
     opts.reduceRange !== undefined
       ? `7-bit weights ${reduceRange ? 'on' : 'off'} (as asked)`
@@ -268,7 +274,7 @@ export async function quantize(original: Model, opts: QuantizeOptions): Promise<
       }
       case 'int8':
       case 'uint8': {
-        const staticOpts = { activations: mode, granularity, reduceRange, select: selection(excluded) } as const;
+        const staticOpts = { activations: activationType, granularity, reduceRange, select: selection(excluded) } as const;
         if (!ranges) {
           const targets = staticCalibrationTargets(base, { ...staticOpts, select: selection([]) });
           calibration = await calibrate(base, targets, calibrationSamples!.map((s) => s.inputs), {
@@ -351,8 +357,12 @@ export async function quantize(original: Model, opts: QuantizeOptions): Promise<
   if (mode === 'q8' && (opts.q8Conv ?? 'float') === 'float' && !opts.opTypes?.includes('Conv') && base.graph.nodes.some((n) => n.opType === 'Conv')) {
     notes.push("Conv stays float in q8: onnxruntime's ConvInteger, and Conv on int8 weights it cannot prepack, run slower than float Conv; --q8-conv weights stores int8 weights anyway, --mode int8 quantizes Conv fully");
   }
-  if (mode === 'int8' && (cpu.arch === 'x64' || cpu.arch === 'ia32')) {
-    notes.push('int8 activations (S8S8): onnxruntime on x86 runs u8×s8 kernels and shifts int8 activations first; --mode uint8 (U8S8) is the faster static mode here');
+  if (mode === 'int8') {
+    notes.push(
+      activationType === 'uint8'
+        ? `int8 weights with uint8 activations (U8S8)${opts.activationType ? ' as asked' : ": onnxruntime's x86 kernels are u8×s8, and int8 activations (S8S8) would be shifted first and run slower here"}`
+        : `int8 weights and activations (S8S8)${opts.activationType ? ' as asked' : ''}${cpu.x86 ? ": slower than U8S8 on x86, where onnxruntime's kernels are u8×s8" : ''}`,
+    );
   }
   const report: QuantizeReport = {
     mode,

@@ -7,6 +7,7 @@ import {
   attr,
   calibrate,
   cloneModel,
+  detectCpuFeatures,
   createSession,
   generateInputs,
   getInt,
@@ -264,6 +265,21 @@ describe('fp16 pass', () => {
     const r = convertToFloat16(blind, { values: typesOnly, ops: 'all' }).report;
     expect(r.clamped).toBe(1);
     expect(r.flushedToZero).toBe(1);
+  });
+});
+
+describe('int8 activation type', () => {
+  it("follows the CPU (uint8 on x86, where onnxruntime's kernels are u8×s8) unless asked, and says so", async () => {
+    const model = loadModel(path.join(CORPUS, 'digits_cnn/model.onnx'));
+    const zeroPointTypes = (m: Model) =>
+      new Set(m.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => m.graph.initializers.get(n.inputs[2]!)?.dtype));
+    const auto = await quantize(model, { mode: 'int8', calibration: 'random' });
+    const x86 = detectCpuFeatures().x86;
+    expect(zeroPointTypes(auto.model)).toEqual(new Set([x86 ? 'uint8' : 'int8']));
+    expect(auto.report.layers.notes.join(' ')).toMatch(x86 ? /U8S8/ : /S8S8/);
+    const forced = await quantize(model, { mode: 'int8', calibration: 'random', activationType: 'int8' });
+    expect(zeroPointTypes(forced.model)).toEqual(new Set(['int8']));
+    expect(forced.report.layers.notes.join(' ')).toMatch(/S8S8\) as asked/);
   });
 });
 

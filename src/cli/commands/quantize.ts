@@ -15,6 +15,7 @@ import {
   type Q8Conv,
   type CalibrationMethod,
   type Fp16Ops,
+  type QuantType,
 } from '../../quantize/index.js';
 import type { Model } from '../../ir/index.js';
 import {
@@ -43,6 +44,7 @@ interface QuantizeCliOptions {
   perChannel?: boolean;
   perTensor?: boolean;
   reduceRange?: boolean;
+  activationType?: QuantType;
   optimize: boolean;
   keepIoTypes: boolean;
   fp16Ops?: Fp16Ops;
@@ -165,6 +167,7 @@ export function register(program: Command): void {
       .option('--per-tensor', 'one weight scale per tensor')
       .option('--reduce-range', '7-bit int8 weights (default: only on CPUs without VNNI)')
       .option('--no-reduce-range', 'full 8-bit weights even without VNNI')
+      .option('--activation-type <t>', "int8: activations 'uint8' (U8S8, default on x86, where onnxruntime's kernels are u8×s8) or 'int8' (S8S8, default elsewhere)", parseChoice(['int8', 'uint8'] as const))
       .option('--no-optimize', 'skip optimizing (BatchNorm/constant folding…) before quantizing')
       .option('--no-keep-io-types', 'fp16: make graph inputs and outputs float16 too')
       .option('--fp16-ops <which>', "fp16: 'auto' (float16 where onnxruntime's CPU runs it; default for fp16) or 'all' (wherever ONNX allows; for GPU/WebGPU; default for q4f16)", parseChoice(['auto', 'all'] as const))
@@ -204,6 +207,7 @@ export function register(program: Command): void {
           excludeOpTypes: opts.excludeOpTypes,
           granularity: opts.perChannel ? 'channel' : opts.perTensor ? 'tensor' : 'auto',
           reduceRange: opts.reduceRange,
+          activationType: opts.activationType,
           optimize: opts.optimize,
           keepIoTypes: opts.keepIoTypes,
           fp16Ops: opts.fp16Ops,
