@@ -2,21 +2,17 @@
  * The CLI as users run it (`node dist/cli/main.js`, built by test/global-setup.ts): bad input gives
  * exactly one clear line on stderr and a non-zero exit; inspect/run/test/demo produce what they say.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tensor, allClose, loadModel, readTensorFile, saveModel, writeTensorFile } from '../../src/index.js';
+import { runCliSync } from '../helpers/cli.js';
 
-const CLI = path.resolve('dist/cli/main.js');
 const CORPUS = path.resolve('../shared/corpus');
 const NODE_SUITE = '/usr/share/libonnx-testdata/data/node';
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, MODELSHIP_DEBUG: '' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = runCliSync;
 
 /** Exactly one stderr line, `modelship: error: …` matching `pattern`, non-zero exit, nothing on stdout. */
 function expectOneErrorLine(r: ReturnType<typeof cli>, pattern: RegExp): void {

