@@ -18,8 +18,18 @@ export interface ReportValidation {
   result: ValidateResult;
 }
 
+/** A table shown before the bench sections; cells are plain text (escaped when rendered). */
+export interface ReportTable {
+  title: string;
+  note?: string;
+  header: string[];
+  rows: string[][];
+}
+
 export interface ReportInput {
   title?: string;
+  /** Tables first (e.g. ship's candidates and choice). */
+  tables?: ReportTable[];
   bench?: BenchResult;
   validations?: ReportValidation[];
 }
@@ -279,7 +289,8 @@ export function renderReport(input: ReportInput): string {
   const b = input.bench;
   const title = input.title ?? (b ? `modelship bench: ${b.models.map((m) => m.name).join(' vs ')}` : 'modelship validation report');
   const when = b?.startedAt ?? new Date().toISOString();
-  const body = (b ? benchSections(b) : '') + validationSections(input.validations ?? [], b);
+  const tables = (input.tables ?? []).map((t) => section(t.title, tableHtml(t.header, t.rows.map((r) => r.map(e))), t.note ? e(t.note) : '')).join('');
+  const body = tables + (b ? benchSections(b) : '') + validationSections(input.validations ?? [], b);
   return (
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<title>${e(title)}</title><style>${CSS}</style></head><body><h1>${e(title)}</h1>` +
