@@ -169,6 +169,9 @@ export async function ship(model: string | Model, opts: ShipOptions): Promise<Sh
     const d = i.type?.kind === 'tensor' ? i.type.shape?.[0] : undefined;
     if (!original.graph.initializers.has(i.name) && typeof d === 'number' && d !== batch) throw new Error(`batch ${batch}: input '${i.name}' has a fixed batch dimension of ${d}`);
   }
+  const name = opts.name ?? defaultName(source, model);
+  // The pre/post-processing options are checked now, not after every candidate was measured.
+  packageInterface(original, original, name, source.meta, opts);
   const profile = profileModel(original);
   const cpu = detectCpuFeatures();
   const analysis = chooseStrategies(profile, cpu, opts.strategies);
@@ -274,7 +277,6 @@ export async function ship(model: string | Model, opts: ShipOptions): Promise<Sh
 
   // 5. package
   progress('package', 0, 1, opts.outDir);
-  const name = opts.name ?? defaultName(source, model);
   const { manifest: iface, from } = packageInterface(chosen.model!, original, name, source.meta, opts);
   const manifest: PackageManifest = {
     ...iface,
