@@ -132,7 +132,7 @@ describe('selectCandidate', () => {
     expect(s.passed).toBe(false);
     expect(s.chosen).toBe('q8');
     expect(s.failed.map((f) => [f.constraint, Number(f.gap.toFixed(3))])).toEqual([['latency', 0.2], ['size', 1_500_000 - 1_048_576]]);
-    expect(s.reason).toMatch(/no candidate meets every constraint; q8 comes closest: p50 latency 1\.2 ms > target 1 ms/);
+    expect(s.reason).toMatch(/no candidate meets every constraint; q8 comes closest: p50 latency 1\.20 ms > target 1 ms \(1\.20× the target, 0\.20 ms over\); size 1\.4 MiB > 1\.0 MiB/);
   });
 });
 
