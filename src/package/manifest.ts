@@ -125,7 +125,8 @@ export interface ShipManifestFields {
     runnerUp?: { name: string; withinNoise: boolean; comparison: string };
     objective: string;
     thresholds: Record<string, number | undefined>;
-    bench: { runtime: string; batch: number; threads: number | null; seconds: number; rounds: number; loadAverage: number };
+    /** How latency was measured; `dims` are the symbolic dims' sizes, taken from the data. */
+    bench: { runtime: string; batch: number; threads: number | null; dims: Record<string, number>; seconds: number; rounds: number; loadAverage: number };
     data: unknown;
     analysis: { family: string; reason: string; strategies: { name: string; reason: string }[]; notTried: { name: string; reason: string }[] };
     /** Where the pre/post-processing spec came from. */

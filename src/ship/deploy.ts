@@ -142,7 +142,7 @@ ${failed ? `\nConstraints missed:\n${failed}\n` : ''}
 | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |
 ${rows.join('\n')}
 
-Measured on ${s.bench.runtime} at batch ${s.bench.batch}, ${s.bench.threads ?? 'default'} thread(s), ${s.bench.seconds} s per bench run, load average ${s.bench.loadAverage.toFixed(2)} (candidates interleaved in one run; see report.html). Objective: ${s.objective}.
+Measured on ${s.bench.runtime} at batch ${s.bench.batch}${Object.keys(s.bench.dims).length ? ` (${Object.entries(s.bench.dims).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}, ${s.bench.threads ?? 'default'} thread(s), ${s.bench.seconds} s per bench run, load average ${s.bench.loadAverage.toFixed(2)} (candidates interleaved in one run; see report.html). Objective: ${s.objective}.
 
 ## Interface
 

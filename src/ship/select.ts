@@ -86,31 +86,21 @@ export function checkConstraints(m: Measured, c: Constraints): ConstraintCheck[]
       text: `agreement ${m.agreement.toFixed(4)} ${passed ? '≥' : '<'} ${c.minAgreement}${passed ? '' : ` (short by ${gap.toFixed(4)})`}`,
     });
   }
+  // Latency and size: at most the limit; the relative gap is how many times over it.
+  const atMost = (constraint: ConstraintName, value: number, limit: number, describe: (passed: boolean, gap: number) => string): ConstraintCheck => {
+    const passed = value <= limit;
+    const gap = passed ? 0 : value - limit;
+    return { constraint, passed, value, limit, gap, relativeGap: passed ? 0 : value / limit - 1, text: describe(passed, gap) };
+  };
   if (c.targetLatencyMs !== undefined) {
-    const passed = m.p50Ms <= c.targetLatencyMs;
-    const gap = passed ? 0 : m.p50Ms - c.targetLatencyMs;
-    checks.push({
-      constraint: 'latency',
-      passed,
-      value: m.p50Ms,
-      limit: c.targetLatencyMs,
-      gap,
-      relativeGap: passed ? 0 : m.p50Ms / c.targetLatencyMs - 1,
-      text: `p50 latency ${fmtMs(m.p50Ms)} ms ${passed ? '≤' : '>'} target ${c.targetLatencyMs} ms${passed ? '' : ` (${(m.p50Ms / c.targetLatencyMs).toPrecision(3)}× the target, ${fmtMs(gap)} ms over)`}`,
-    });
+    const target = c.targetLatencyMs;
+    checks.push(
+      atMost('latency', m.p50Ms, target, (passed, gap) => `p50 latency ${fmtMs(m.p50Ms)} ms ${passed ? '≤' : '>'} target ${target} ms${passed ? '' : ` (${(m.p50Ms / target).toPrecision(3)}× the target, ${fmtMs(gap)} ms over)`}`),
+    );
   }
   if (c.maxSizeBytes !== undefined) {
-    const passed = m.sizeBytes <= c.maxSizeBytes;
-    const gap = passed ? 0 : m.sizeBytes - c.maxSizeBytes;
-    checks.push({
-      constraint: 'size',
-      passed,
-      value: m.sizeBytes,
-      limit: c.maxSizeBytes,
-      gap,
-      relativeGap: passed ? 0 : m.sizeBytes / c.maxSizeBytes - 1,
-      text: `size ${mb(m.sizeBytes)} ${passed ? '≤' : '>'} ${mb(c.maxSizeBytes)}${passed ? '' : ` (${mb(gap)} over)`}`,
-    });
+    const max = c.maxSizeBytes;
+    checks.push(atMost('size', m.sizeBytes, max, (passed, gap) => `size ${mb(m.sizeBytes)} ${passed ? '≤' : '>'} ${mb(max)}${passed ? '' : ` (${mb(gap)} over)`}`));
   }
   return checks;
 }

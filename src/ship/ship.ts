@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { encodeModel, saveModel } from '../io/index.js';
 import type { Model, Tensor } from '../ir/index.js';
-import type { LoadedSample } from '../data/index.js';
+import { inputSpecs, type LoadedSample } from '../data/index.js';
 import { profileModel } from '../inspect/index.js';
 import { optimize } from '../optimize/index.js';
 import { quantize, detectCpuFeatures, type QuantizeReport } from '../quantize/index.js';
@@ -214,6 +214,8 @@ export async function ship(model: string | Model, opts: ShipOptions): Promise<Sh
 
   // Bench: the original first (every ratio is against it), then each candidate, interleaved.
   const originalBytes = encodeModel(original);
+  // Latency at the data's shapes (sequence length, time steps), when there is data.
+  const dims = split.description.evaluation.dataRows ? dataDims(original, split.evaluation[0]!.inputs) : {};
   let measured = generated.filter((g) => g.validation);
   let benchResult: BenchResult | undefined;
   while (measured.length) {
@@ -224,6 +226,7 @@ export async function ship(model: string | Model, opts: ShipOptions): Promise<Sh
           batches: [batch],
           threads: opts.threads ? [opts.threads] : undefined,
           durationS: opts.benchSeconds ?? 5,
+          dims,
           seed,
           keepSamples: Infinity,
           onProgress: (done, all, label) => progress('bench', done, all, label),
@@ -293,7 +296,7 @@ export async function ship(model: string | Model, opts: ShipOptions): Promise<Sh
       runnerUp: selection.runnerUp,
       objective,
       thresholds: { maxAccuracyDrop: constraints.maxAccuracyDrop, minAgreement: constraints.minAgreement, targetLatencyMs: constraints.targetLatencyMs, maxSizeMb: opts.maxSizeMb },
-      bench: { runtime, batch, threads: run.threads, seconds: benchResult.settings.durationS ?? 0, rounds: run.rounds, loadAverage: benchResult.environment.loadAverage },
+      bench: { runtime, batch, threads: run.threads, dims, seconds: benchResult.settings.durationS ?? 0, rounds: run.rounds, loadAverage: benchResult.environment.loadAverage },
       data: d,
       analysis: { family: analysis.family, reason: analysis.familyReason, strategies: analysis.strategies.map(({ name: n, reason }) => ({ name: n, reason })), notTried: analysis.notTried },
       processingFrom: from,
@@ -324,6 +327,18 @@ export async function ship(model: string | Model, opts: ShipOptions): Promise<Sh
     data: d,
     seconds: manifest.ship.seconds,
   };
+}
+
+/** Sizes of the inputs' symbolic dims past the batch axis, as `sample` has them. */
+function dataDims(model: Model, sample: Record<string, Tensor>): Record<string, number> {
+  const dims: Record<string, number> = {};
+  for (const spec of inputSpecs(model)) {
+    const t = sample[spec.name];
+    spec.shape.forEach((d, axis) => {
+      if (t && axis > 0 && typeof d === 'string' && t.dims[axis] !== undefined) dims[d] = t.dims[axis]!;
+    });
+  }
+  return dims;
 }
 
 const firstLine = (e: unknown) => ((e as Error).message ?? String(e)).split('\n')[0]!;

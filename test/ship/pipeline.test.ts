@@ -15,6 +15,7 @@ import {
   splitData,
   Tensor,
   type ConstraintCheck,
+  type LoadedSample,
   type Measured,
   type PairedRatio,
 } from '../../src/index.js';
@@ -85,7 +86,7 @@ describe('splitData', () => {
     const sample = { source: 'seven rows', inputs: { features: Tensor.from('float32', [7, 32], x, 'features') } };
     const split = splitData(model, { data: [sample], labels: [10, 11, 12, 13, 14, 15, 16], needsCalibration: true });
     const rowIds = (t: Tensor) => Array.from({ length: t.dims[0]! }, (_, r) => (t.data as Float32Array)[r * 32]);
-    expect(rowIds((split.calibration as { inputs: { features: Tensor } }[])[0]!.inputs.features)).toEqual([0, 2, 4, 6]);
+    expect(rowIds((split.calibration as LoadedSample[])[0]!.inputs.features!)).toEqual([0, 2, 4, 6]);
     expect(rowIds(split.evaluation[0]!.inputs.features!)).toEqual([1, 3, 5]);
     expect(Array.from(split.evaluationLabels!)).toEqual([11, 13, 15]);
     // Labels need every evaluation row to be real: no generated rows are added.

@@ -43,6 +43,28 @@ function parsePositive(v: string): number {
   return x;
 }
 
+/** One progress bar per stage on a TTY (a new bar when the stage changes); stop() clears it. */
+export function stageBars(show: boolean): { update: (stage: ShipStage, done: number, total: number, label: string) => void; stop: () => void } {
+  let bar: Progress | undefined;
+  let current: ShipStage | undefined;
+  const stop = () => {
+    bar?.stop();
+    bar = undefined;
+    current = undefined;
+  };
+  return {
+    update: (stage, done, total, label) => {
+      if (stage !== current) {
+        stop();
+        bar = progress(total, stage, show);
+        current = stage;
+      }
+      bar!.update(Math.min(done, total), label);
+    },
+    stop,
+  };
+}
+
 /** Lines for a person: every candidate's numbers, the choice and why, and how to serve it. */
 export function formatShip(r: ShipResult): string {
   const rows: (string | number)[][] = [['candidate', 'size', 'p50 ms', 'vs original', 'agreement', 'accuracy', 'result']];
@@ -103,8 +125,7 @@ export function register(program: Command): void {
         if (opts.labels) requirePath(opts.labels);
         if (opts.maxAccuracyDrop !== undefined && opts.minAgreement !== undefined) throw new UserError('--max-accuracy-drop and --min-agreement: give one');
         const show = interactive(opts.json);
-        let bar: Progress | undefined;
-        let stage: ShipStage | undefined;
+        const bars = stageBars(show);
         const options: ShipOptions = {
           outDir: opts.output,
           data: opts.data.length ? opts.data : undefined,
@@ -127,20 +148,11 @@ export function register(program: Command): void {
           imageStd: opts.imageStd,
           imageScale: opts.imageScale,
           seed: opts.seed,
-          onProgress: (s, done, total, label) => {
-            if (s !== stage) {
-              bar?.stop();
-              bar = progress(total, s, show);
-              stage = s;
-            }
-            bar!.update(Math.min(done, total), label);
-          },
+          onProgress: bars.update,
           // The analysis' reasons and failures as they happen, on a TTY (the summary says the rest).
           onLog: (line) => {
             if (!show) return;
-            bar?.stop();
-            bar = undefined;
-            stage = undefined;
+            bars.stop();
             process.stderr.write(`${line}\n`);
           },
         };
@@ -150,7 +162,7 @@ export function register(program: Command): void {
         } catch (e) {
           throw new UserError(`${model}: ${(e as Error).message}`);
         } finally {
-          bar?.stop();
+          bars.stop();
         }
         if (opts.json) {
           const { manifest, ...rest } = result;
