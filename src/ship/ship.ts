@@ -397,12 +397,12 @@ function reportHtml(name: string, m: PackageManifest, b: BenchResult, generated:
   const rows = m.candidates.map((c) => [
     c.name === m.ship.chosen ? `${c.name} (shipped)` : c.name,
     c.status === 'failed' ? `failed at ${c.error!.stage}` : c.passed ? 'meets every constraint' : 'misses a constraint',
+    c.error?.message ?? (c.constraints ?? []).map((k) => k.text).join('; '),
+    c.latencyVsOriginal?.summary ?? '-',
     c.sizeBytes === undefined ? '-' : `${(c.sizeBytes / 1024).toFixed(1)} KiB (${fmt(c.sizeRatio, 3)}×)`,
     c.latency ? c.latency.p50Ms.toPrecision(3) : '-',
-    c.latencyVsOriginal?.summary ?? '-',
     fmt(c.agreement),
     c.accuracy ? `${(c.accuracy.candidate * 100).toFixed(2)}% (drop ${(c.accuracy.drop * 100).toFixed(2)})` : '-',
-    c.error?.message ?? (c.constraints ?? []).map((k) => k.text).join('; '),
   ]);
   const analysis = [...m.ship.analysis.strategies.map((s) => [s.name, 'tried', s.reason]), ...m.ship.analysis.notTried.map((s) => [s.name, 'not tried', s.reason])];
   return renderReport({
@@ -411,7 +411,8 @@ function reportHtml(name: string, m: PackageManifest, b: BenchResult, generated:
       {
         title: 'Choice',
         note: `${m.ship.reason}. Objective: ${m.ship.objective}. Evaluation: ${(m.ship.data as DataDescription).evaluation.from}; calibration: ${(m.ship.data as DataDescription).calibration.from}.`,
-        header: ['candidate', 'result', 'size', 'p50 ms', 'latency vs original', 'agreement', 'accuracy', 'constraints'],
+        header: ['candidate', 'result', 'constraints', 'latency vs original', 'size', 'p50 ms', 'agreement', 'accuracy'],
+        numericFrom: 4,
         rows,
       },
       { title: 'Analysis', note: `${m.ship.analysis.family}: ${m.ship.analysis.reason}`, header: ['strategy', '', 'why'], rows: analysis },
