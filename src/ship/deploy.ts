@@ -15,10 +15,14 @@ export const IMAGE_PACKAGE_DIR = '/srv/model';
 
 export type PackageManifest = Manifest & ShipManifestFields;
 
+/** The serve options the package was measured with (runtime, threads), as command-line flags. */
+export function serveFlags(m: Pick<PackageManifest, 'serve'>): string {
+  return [m.serve.runtime !== 'node' ? ` --runtime ${m.serve.runtime}` : '', m.serve.threads ? ` --threads ${m.serve.threads}` : ''].join('');
+}
+
 /** The `modelship serve` command line of the image (and of `npx modelship serve .`). */
 export function serveCommand(m: PackageManifest): string {
-  const extra = [m.serve.runtime !== 'node' ? `--runtime ${m.serve.runtime}` : '', m.serve.threads ? `--threads ${m.serve.threads}` : ''].filter(Boolean).join(' ');
-  return `exec modelship serve . --host 0.0.0.0 --port "\${PORT:-${CONTAINER_PORT}}"${extra ? ` ${extra}` : ''}`;
+  return `exec modelship serve . --host 0.0.0.0 --port "\${PORT:-${CONTAINER_PORT}}"${serveFlags(m)}`;
 }
 
 /** The HEALTHCHECK probe: node is in the image (curl is not in node:20-slim). */
@@ -157,7 +161,7 @@ ${files.map((f) => `- \`${f}\``).join('\n')}
 ## Run it
 
 \`\`\`sh
-npx modelship serve . --port ${CONTAINER_PORT}                 # in this folder (or: modelship serve PATH/TO/THIS/FOLDER)
+npx modelship serve . --port ${CONTAINER_PORT}${serveFlags(m)}                 # in this folder (or: modelship serve PATH/TO/THIS/FOLDER)
 docker build -t ${imageName(m)} . && docker run --rm -p ${CONTAINER_PORT}:${CONTAINER_PORT} ${imageName(m)}
 kubectl apply -f kserve.yaml                                   # after pushing ${imageName(m)} where your cluster pulls from
 \`\`\`

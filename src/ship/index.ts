@@ -4,4 +4,4 @@ export { splitData, MIN_EVAL_ROWS, type DataSplit, type DataDescription, type Sp
 export { checkConstraints, selectCandidate, withinNoise, NOISE_MARGIN, OBJECTIVES, type Objective, type Constraints, type ConstraintCheck, type Measured, type Selection } from './select.js';
 export { readSource, type ShipSource } from './source.js';
 export { packageInterface, type ProcessingOptions } from './spec.js';
-export { dockerfile, kserveYaml, serveCommand, HEALTH_PROBE, CONTAINER_PORT, type PackageManifest } from './deploy.js';
+export { dockerfile, kserveYaml, serveCommand, serveFlags, HEALTH_PROBE, CONTAINER_PORT, type PackageManifest } from './deploy.js';

@@ -147,6 +147,7 @@ export async function ship(model: string | Model, opts: ShipOptions): Promise<Sh
   const objective = opts.objective ?? 'latency';
   const seed = opts.seed ?? 0;
   if (opts.maxAccuracyDrop !== undefined && opts.minAgreement !== undefined) throw new Error('give an accuracy budget (maxAccuracyDrop) or an agreement (minAgreement), not both');
+  if (runtime === 'wasm' && opts.threads !== undefined && opts.threads !== 1) throw new Error('threads: the WASM runtime runs single-threaded in Node');
   checkOutDir(opts.outDir, typeof model === 'string' ? [model] : []);
 
   // 1. analyze

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { ship, OBJECTIVES, VARIANTS, type Objective, type ShipOptions, type ShipResult, type ShipStage, type VariantName } from '../../ship/index.js';
+import { ship, serveFlags, OBJECTIVES, VARIANTS, type Objective, type ShipOptions, type ShipResult, type ShipStage, type VariantName } from '../../ship/index.js';
 import { collect, formatBytes, interactive, parseChoice, parseFloatOption, parseIntOption, printJson, progress, requirePath, table, UserError, withExamples, type Progress } from '../common.js';
 
 interface ShipCliOptions {
@@ -83,7 +83,7 @@ export function formatShip(r: ShipResult): string {
   lines.push('', `${r.passed ? 'shipped' : 'shipped the closest (passed: false)'} ${r.reason}`);
   for (const f of r.failedConstraints) lines.push(`  missed ${f.constraint}: ${f.text}`);
   lines.push(`package: ${r.outDir} (${r.files.join(', ')}) in ${r.seconds.toFixed(1)} s`);
-  lines.push(`serve it: npx modelship serve ${r.outDir}`);
+  lines.push(`serve it: npx modelship serve ${r.outDir}${serveFlags(r.manifest)}`);
   return lines.join('\n');
 }
 
