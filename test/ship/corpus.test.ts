@@ -36,10 +36,12 @@ describe('digits_cnn with its labelled test set', () => {
   let pkg: string;
   beforeAll(async () => {
     pkg = path.join(root, 'digits');
-    first = await ship(path.join(CORPUS, 'digits_cnn'), { outDir: pkg, ...FAST });
+    // Objective size: sizes and accuracy are deterministic, so this choice does not hang on timing.
+    first = await ship(path.join(CORPUS, 'digits_cnn'), { outDir: pkg, objective: 'size', ...FAST });
   });
 
   it('ships a smaller quantized variant that keeps accuracy within the budget, with reasons for every strategy', () => {
+    expect(first.reason).toMatch(/the smallest of \d candidates meeting every constraint/);
     const m = manifestOf(pkg);
     expect(first.passed).toBe(true);
     const chosen = m.candidates.find((c) => c.name === m.ship.chosen)!;
@@ -88,11 +90,15 @@ describe('digits_cnn with its labelled test set', () => {
     expect(html).toContain(chosen.latencyVsOriginal!.summary);
   });
 
-  it('gives the same choice on a second run unless the top two are within noise', async () => {
-    const second = await ship(path.join(CORPUS, 'digits_cnn'), { outDir: path.join(root, 'digits2'), ...FAST });
-    const noisy = Boolean(first.runnerUp?.withinNoise || second.runnerUp?.withinNoise);
-    if (second.chosen !== first.chosen) expect(noisy).toBe(true);
-    expect(second.candidates.map((c) => [c.name, c.sizeBytes, c.agreement, c.accuracy?.drop])).toEqual(first.candidates.map((c) => [c.name, c.sizeBytes, c.agreement, c.accuracy?.drop]));
+  it('by latency, gives the same choice on a second run unless the top two are within noise', async () => {
+    const [a, b] = [await ship(path.join(CORPUS, 'digits_cnn'), { outDir: path.join(root, 'digits-a'), ...FAST }), await ship(path.join(CORPUS, 'digits_cnn'), { outDir: path.join(root, 'digits-b'), ...FAST })];
+    const noisy = Boolean(a.runnerUp?.withinNoise || b.runnerUp?.withinNoise);
+    if (a.chosen !== b.chosen) expect(noisy).toBe(true);
+    if (a.runnerUp?.withinNoise) expect(a.reason).toMatch(/within noise/);
+    // Everything but the timings is the same run to run.
+    const stable = (r: ShipResult) => r.candidates.map((c) => [c.name, c.sizeBytes, c.agreement, c.accuracy?.drop]);
+    expect(stable(b)).toEqual(stable(a));
+    expect(stable(a)).toEqual(stable(first));
   });
 
   it('is served as it is: v2 infer with the example request, /predict with the example image', async () => {
