@@ -169,6 +169,7 @@ export function selectCandidate(candidates: Measured[], checks: Map<string, Cons
   } else {
     why = `the most accurate of ${passing.length} candidates meeting every constraint`;
   }
+  if (passing.length === 1) why = 'the only candidate meeting every constraint';
   const rest = order.filter((c) => c !== chosen);
   const runner = rest[0];
   let runnerUp: Selection['runnerUp'];
