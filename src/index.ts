@@ -18,4 +18,5 @@ export { convertTfjs, convertTfjsUnverified, ConvertError, ConvertVerifyError, v
 export * from './optimize/index.js';
 export * from './shape-inference/index.js';
 export * from './quantize/index.js';
+export * from './ship/index.js';
 export { VERSION } from './version.js';

@@ -131,7 +131,8 @@ interface LoadedModel {
 
 const require = createRequire(import.meta.url);
 
-function ortVersion(runtime: RuntimeName): string {
+/** "onnxruntime-node 1.30.0": the package that runs `runtime` and its installed version. */
+export function ortVersion(runtime: RuntimeName): string {
   // cuda runs on onnxruntime-node.
   const pkg = runtime === 'wasm' ? 'onnxruntime-web' : 'onnxruntime-node';
   try {

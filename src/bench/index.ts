@@ -1,6 +1,7 @@
 export {
   bench,
   benchEnvironment,
+  ortVersion,
   fileLabel,
   type BenchInput,
   type BenchOptions,

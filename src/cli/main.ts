@@ -12,6 +12,7 @@ import { register as optimize } from './commands/optimize.js';
 import { register as validate } from './commands/validate.js';
 import { register as bench } from './commands/bench.js';
 import { register as quantize } from './commands/quantize.js';
+import { register as ship } from './commands/ship.js';
 
 export function buildProgram(): Command {
   const program = new Command('modelship')
@@ -19,7 +20,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`modelship: ${str.replace(/^error: /, '')}`) });
-  for (const register of [demo, convert, inspect, optimize, quantize, validate, bench, run, test, serve]) register(program);
+  for (const register of [demo, ship, convert, inspect, optimize, quantize, validate, bench, run, test, serve]) register(program);
   return program;
 }
 

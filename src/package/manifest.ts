@@ -74,12 +74,70 @@ export interface Manifest {
   outputs: ManifestTensor[];
   preprocess?: Preprocess;
   postprocess?: Postprocess;
-  /** Written by `ship`; read as opaque JSON here. */
+  /** Written by `ship` (see ShipManifestFields); serve does not read them. */
+  source?: unknown;
+  ship?: unknown;
   candidates?: unknown;
-  metrics?: unknown;
   versions?: unknown;
   /** Any other fields of the file, kept for the writer that knows them. */
   [extra: string]: unknown;
+}
+
+/** A candidate variant as `ship` measured it. */
+export interface ShipCandidate {
+  name: string;
+  /** The quantize mode, or undefined for fp32 (the original graph, optimized). */
+  mode?: string;
+  reason: string;
+  status: 'measured' | 'failed';
+  /** The stage that failed and why (status 'failed'). */
+  error?: { stage: 'generate' | 'validate' | 'bench'; message: string };
+  sizeBytes?: number;
+  /** Size over the original's. */
+  sizeRatio?: number;
+  /** Worst agreement with the original over the outputs (top-1 for classifiers, else Pearson or cosine). */
+  agreement?: number;
+  accuracy?: { reference: number; candidate: number; drop: number; rows: number };
+  outputs?: { name: string; cosine?: number; pearson?: number | null; sqnrDb?: number; maxAbsError?: number; top1Agreement?: number }[];
+  /** onnxruntime-node and WASM agree on this variant within quantize's tolerance. */
+  runtimesAgree?: boolean;
+  latency?: { p50Ms: number; meanMs: number; p95Ms: number; throughput: number };
+  /** Latency over the original's, paired by bench round, with its 95% bootstrap interval. */
+  latencyVsOriginal?: { ratio: number; low: number; high: number; verdict: string; summary: string };
+  constraints?: { constraint: string; passed: boolean; value: number; limit: number; gap: number; text: string }[];
+  passed?: boolean;
+  notes?: string[];
+  generateSeconds?: number;
+}
+
+/** The fields `ship` adds to the manifest. */
+export interface ShipManifestFields {
+  /** sha256 and size of the package's model file. */
+  modelSha256: string;
+  modelBytes: number;
+  source: { path?: string; format: string; sha256: string; files: { file: string; bytes: number; sha256: string }[] };
+  ship: {
+    chosen: string;
+    passed: boolean;
+    reason: string;
+    /** Constraints the chosen variant misses (passed false), with the gap. */
+    failedConstraints: { constraint: string; value: number; limit: number; gap: number; text: string }[];
+    runnerUp?: { name: string; withinNoise: boolean; comparison: string };
+    objective: string;
+    thresholds: Record<string, number | undefined>;
+    /** How latency was measured; `dims` are the symbolic dims' sizes, taken from the data. */
+    bench: { runtime: string; batch: number; threads: number | null; dims: Record<string, number>; seconds: number; rounds: number; loadAverage: number };
+    data: unknown;
+    analysis: { family: string; reason: string; strategies: { name: string; reason: string }[]; notTried: { name: string; reason: string }[] };
+    /** Where the pre/post-processing spec came from. */
+    processingFrom: string[];
+    seconds: number;
+    createdAt: string;
+  };
+  candidates: ShipCandidate[];
+  versions: Record<string, string>;
+  /** How the package is served (the Dockerfile's command line uses these). */
+  serve: { runtime: string; threads?: number };
 }
 
 type Obj = Record<string, unknown>;

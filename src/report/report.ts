@@ -18,8 +18,20 @@ export interface ReportValidation {
   result: ValidateResult;
 }
 
+/** A table shown before the bench sections; cells are plain text (escaped when rendered, wrapped when long). */
+export interface ReportTable {
+  title: string;
+  note?: string;
+  header: string[];
+  rows: string[][];
+  /** Columns from this index on are right-aligned numbers (default: none). */
+  numericFrom?: number;
+}
+
 export interface ReportInput {
   title?: string;
+  /** Tables first (e.g. ship's candidates and choice). */
+  tables?: ReportTable[];
   bench?: BenchResult;
   validations?: ReportValidation[];
 }
@@ -262,7 +274,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .note,.meta{color:#555;font-size:13px;margin:4px 0 10px}
 table{border-collapse:collapse;margin:8px 0 12px;font-size:12.5px}th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:left;white-space:nowrap}
-th{background:#f6f6f6}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f6f6f6}table.text td{white-space:normal;vertical-align:top}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .swatch{display:inline-block;width:9px;height:9px;margin-right:6px;border-radius:2px}
 .good{color:#1a7f37}.bad{color:#c62828}.muted{color:#777}
 .pair{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
@@ -279,7 +291,10 @@ export function renderReport(input: ReportInput): string {
   const b = input.bench;
   const title = input.title ?? (b ? `modelship bench: ${b.models.map((m) => m.name).join(' vs ')}` : 'modelship validation report');
   const when = b?.startedAt ?? new Date().toISOString();
-  const body = (b ? benchSections(b) : '') + validationSections(input.validations ?? [], b);
+  const tables = (input.tables ?? [])
+    .map((t) => section(t.title, tableHtml(t.header, t.rows.map((r) => r.map(e)), t.numericFrom ?? t.header.length).replace('<table>', '<table class="text">'), t.note ? e(t.note) : ''))
+    .join('');
+  const body = tables + (b ? benchSections(b) : '') + validationSections(input.validations ?? [], b);
   return (
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<title>${e(title)}</title><style>${CSS}</style></head><body><h1>${e(title)}</h1>` +

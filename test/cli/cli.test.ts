@@ -1,6 +1,6 @@
 /**
  * The CLI as users run it (`node dist/cli/main.js`, built by test/global-setup.ts): bad input gives
- * exactly one clear line on stderr and a non-zero exit; inspect/run/test/demo produce what they say.
+ * exactly one clear line on stderr and a non-zero exit; inspect/run/test produce what they say, demo ships the example model.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -192,19 +192,20 @@ describe('test', () => {
 });
 
 describe('help and demo', () => {
-  it.each(['inspect', 'run', 'test', 'demo'])('%s --help shows examples', (cmd) => {
+  it.each(['inspect', 'run', 'test', 'demo', 'ship'])('%s --help shows examples', (cmd) => {
     const r = cli(cmd, '--help');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Examples:\n {2}\$ modelship /);
   });
 
-  it('demo builds the example model, inspects it and passes its test set', () => {
-    const r = cli('demo', '--dir', path.join(tmp, 'demo'), '--json');
+  it('demo ships the example model (an MLP classifier) to a package', () => {
+    const r = cli('demo', '--dir', path.join(tmp, 'demo'), '--bench-seconds', '0.2', '--json');
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.test.status).toBe('passed');
-    expect(j.inspect.profile.family).toBe('mlp');
     expect(j.example.testAccuracy).toBeGreaterThan(0.8);
-    expect(fs.existsSync(path.join(tmp, 'demo/model.onnx'))).toBe(true);
+    expect(j.ship.analysis.family).toBe('mlp');
+    expect(j.ship.passed).toBe(true);
+    expect(fs.existsSync(path.join(tmp, 'demo/example/model.onnx'))).toBe(true);
+    expect(fs.existsSync(path.join(tmp, 'demo/package/modelship.json'))).toBe(true);
   });
 });
