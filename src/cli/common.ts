@@ -84,6 +84,38 @@ export function progress(total: number, title: string, enabled: boolean): Progre
   };
 }
 
+export interface StageProgress {
+  /** Shows progress of `stage`: a new bar (with this total) whenever the stage changes. */
+  update(stage: string, done: number, total: number, label?: string): void;
+  /** Clears the current bar (a later update starts a new one). */
+  stop(): void;
+}
+
+/**
+ * Progress for library calls that report `(done, total)` as they go: a bar is created on the first
+ * report, when its total is known, and replaced when the stage changes. A no-op when not `enabled`.
+ */
+export function stageProgress(enabled: boolean): StageProgress {
+  let bar: Progress | undefined;
+  let current: string | undefined;
+  const stop = () => {
+    bar?.stop();
+    bar = undefined;
+    current = undefined;
+  };
+  return {
+    update(stage, done, total, label = '') {
+      if (stage !== current) {
+        stop();
+        bar = progress(total, stage, enabled);
+        current = stage;
+      }
+      bar!.update(Math.min(done, total), label);
+    },
+    stop,
+  };
+}
+
 // ---- option parsers (commander) --------------------------------------------------------------
 
 export function parseIntOption(min = 0) {

@@ -16,12 +16,11 @@ import {
   parseIntList,
   parseIntOption,
   printJson,
-  progress,
   requirePath,
+  stageProgress,
   table,
   UserError,
   withExamples,
-  type Progress,
 } from '../common.js';
 
 interface BenchCliOptions {
@@ -106,7 +105,7 @@ export function register(program: Command): void {
             validations.push({ label: fileLabel(cand), sizeBytes: fs.statSync(cand).size, result });
           }
         }
-        let bar: Progress | undefined;
+        const bar = stageProgress(interactive(opts.json));
         let result: BenchResult;
         try {
           const several = opts.runtime.length > 1;
@@ -122,13 +121,10 @@ export function register(program: Command): void {
             stressDurationS: opts.stressDuration,
             dims: Object.fromEntries((opts.dim ?? []).map(([k, v]) => [k, Number(v)])),
             seed: opts.seed,
-            onProgress: (done, total, label) => {
-              bar ??= progress(total, 'bench', interactive(opts.json));
-              bar.update(done, label);
-            },
+            onProgress: (done, total, label) => bar.update('bench', done, total, label),
           });
         } finally {
-          bar?.stop();
+          bar.stop();
         }
         if (opts.report) writeReport(opts.report, { bench: result, validations });
         if (opts.json) {

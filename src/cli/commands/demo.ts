@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { writeExample } from '../../examples/index.js';
 import { ship } from '../../ship/index.js';
-import { interactive, parseFloatOption, parseIntOption, printJson, withExamples } from '../common.js';
-import { formatShip, stageBars } from './ship.js';
+import { interactive, parseFloatOption, parseIntOption, printJson, stageProgress, withExamples } from '../common.js';
+import { formatShip } from './ship.js';
 
 interface DemoOptions {
   dir: string;
@@ -30,7 +30,7 @@ export function register(program: Command): void {
         const files = await writeExample(path.join(opts.dir, 'example'));
         if (!opts.json) console.log(`Example model: ${files.modelPath} (held-out accuracy ${(files.testAccuracy * 100).toFixed(1)}%, ${files.dataSetDir} + labels)\n`);
         const pkg = path.join(opts.dir, 'package');
-        const bars = stageBars(show);
+        const bars = stageProgress(show);
         const result = await ship(files.dir, { outDir: pkg, benchSeconds: opts.benchSeconds, onProgress: bars.update });
         bars.stop();
         if (opts.json) {

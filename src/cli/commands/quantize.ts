@@ -28,11 +28,10 @@ import {
   parseFloatOption,
   parseIntOption,
   printJson,
-  progress,
   requirePath,
+  stageProgress,
   table,
   withExamples,
-  type Progress,
 } from '../common.js';
 
 interface QuantizeCliOptions {
@@ -235,21 +234,13 @@ export function register(program: Command): void {
           throw new UserError(`--mode ${opts.mode} needs --calibration DIR (samples like the real inputs), or --calibration random to calibrate on generated inputs`);
         }
         // One bar per stage (optimizing, calibrating, auto-exclude…), each with its own total.
-        let bar: Progress | undefined;
-        let stage = '';
-        const onProgress = (done: number, total: number, label: string) => {
-          if (label !== stage) {
-            bar?.stop();
-            bar = progress(total, label, interactive(opts.json));
-            stage = label;
-          }
-          bar!.update(Math.min(done, total));
-        };
+        const bar = stageProgress(interactive(opts.json));
+        const onProgress = (done: number, total: number, label: string) => bar.update(label, done, total);
         let result;
         try {
           result = await quantize(model, { ...options, onProgress });
         } catch (e) {
-          bar?.stop();
+          bar.stop();
           if (e instanceof QuantizeBudgetError) {
             if (opts.json) printJson({ input: file, output: null, ...e.report });
             else console.log(formatReport(file, undefined, e.report));
@@ -257,7 +248,7 @@ export function register(program: Command): void {
           }
           throw new UserError(`${file}: ${(e as Error).message}`);
         }
-        bar?.stop();
+        bar.stop();
         saveModel(result.model, opts.output);
         if (typeof opts.debug === 'string') writeFileAtomic(opts.debug, `${JSON.stringify(result.report.layerErrors ?? [], null, 2)}\n`);
         if (opts.json) printJson({ input: file, output: opts.output, ...result.report });

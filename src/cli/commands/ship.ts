@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { ship, serveFlags, OBJECTIVES, VARIANTS, type Objective, type ShipOptions, type ShipResult, type ShipStage, type VariantName } from '../../ship/index.js';
-import { collect, formatBytes, interactive, parseChoice, parseFloatOption, parseIntOption, printJson, progress, requirePath, table, UserError, withExamples, type Progress } from '../common.js';
+import { ship, serveFlags, OBJECTIVES, VARIANTS, type Objective, type ShipOptions, type ShipResult, type VariantName } from '../../ship/index.js';
+import { collect, formatBytes, interactive, parseChoice, parseFloatOption, parseIntOption, printJson, requirePath, stageProgress, table, UserError, withExamples } from '../common.js';
 
 interface ShipCliOptions {
   output: string;
@@ -41,28 +41,6 @@ function parsePositive(v: string): number {
   const x = parseFloatOption(v);
   if (x <= 0) throw new InvalidArgumentError(`expected a number > 0, got '${v}'`);
   return x;
-}
-
-/** One progress bar per stage on a TTY (a new bar when the stage changes); stop() clears it. */
-export function stageBars(show: boolean): { update: (stage: ShipStage, done: number, total: number, label: string) => void; stop: () => void } {
-  let bar: Progress | undefined;
-  let current: ShipStage | undefined;
-  const stop = () => {
-    bar?.stop();
-    bar = undefined;
-    current = undefined;
-  };
-  return {
-    update: (stage, done, total, label) => {
-      if (stage !== current) {
-        stop();
-        bar = progress(total, stage, show);
-        current = stage;
-      }
-      bar!.update(Math.min(done, total), label);
-    },
-    stop,
-  };
 }
 
 /** Lines for a person: every candidate's numbers, the choice and why, and how to serve it. */
@@ -125,7 +103,7 @@ export function register(program: Command): void {
         if (opts.labels) requirePath(opts.labels);
         if (opts.maxAccuracyDrop !== undefined && opts.minAgreement !== undefined) throw new UserError('--max-accuracy-drop and --min-agreement: give one');
         const show = interactive(opts.json);
-        const bars = stageBars(show);
+        const bars = stageProgress(show);
         const options: ShipOptions = {
           outDir: opts.output,
           data: opts.data.length ? opts.data : undefined,

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { writeReport } from '../../report/index.js';
 import { fileLabel } from '../../bench/index.js';
 import { validate, validateExpected, DEFAULT_THRESHOLDS, formatMetric, type OutputReport, type Thresholds, type ValidateResult, type ValidateRuntime } from '../../validate/index.js';
-import { assertNotInput, collect, interactive, parseAssignment, parseChoice, parseFloatOption, parseIntOption, printJson, progress, requirePath, table, UserError, withExamples, type Progress } from '../common.js';
+import { assertNotInput, collect, interactive, parseAssignment, parseChoice, parseFloatOption, parseIntOption, printJson, requirePath, stageProgress, table, UserError, withExamples } from '../common.js';
 
 interface ValidateCliOptions {
   expected?: string[];
@@ -84,7 +84,7 @@ export function register(program: Command): void {
         set('minTop1Agreement', opts.minTop1Agreement);
         set('maxAccuracyDrop', opts.maxAccuracyDrop);
         set('minExactMatch', opts.minExactMatch);
-        let bar: Progress | undefined;
+        const bar = stageProgress(interactive(opts.json));
         const common = {
           samples: opts.samples,
           labels: opts.labels,
@@ -92,10 +92,7 @@ export function register(program: Command): void {
           thresholds,
           runtime: opts.runtime,
           threads: opts.threads,
-          onProgress: (done: number, total: number, label: string) => {
-            bar ??= progress(total, 'validating', interactive(opts.json));
-            bar.update(done, label);
-          },
+          onProgress: (done: number, total: number, label: string) => bar.update('validating', done, total, label),
         };
         let result: ValidateResult;
         try {
@@ -109,7 +106,7 @@ export function register(program: Command): void {
               })
             : await validateExpected(reference, expected, common);
         } finally {
-          bar?.stop();
+          bar.stop();
         }
         if (opts.report) {
           const checked = candidate ?? reference;
