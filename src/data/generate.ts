@@ -5,7 +5,6 @@
  * tensors in [0, 1).
  */
 import { Tensor, type Dim, type DType, type Graph, type Model } from '../ir/index.js';
-import { float32ToBfloat16Bits, float32ToFloat16Bits } from '../ir/index.js';
 
 /** Small, fast, seedable PRNG (mulberry32). */
 export function createRng(seed: number): () => number {
@@ -152,14 +151,10 @@ export function generateTensor(spec: InputSpec, dims: number[], range: ValueRang
 function fromFloats(dtype: DType, dims: number[], v: Float64Array, name: string): Tensor {
   switch (dtype) {
     case 'float32':
-      return Tensor.from(dtype, dims, Float32Array.from(v), name);
     case 'float64':
-      return Tensor.from(dtype, dims, v, name);
     case 'float16':
-    case 'bfloat16': {
-      const bits = dtype === 'float16' ? float32ToFloat16Bits : float32ToBfloat16Bits;
-      return Tensor.from(dtype, dims, Uint16Array.from(v, bits), name);
-    }
+    case 'bfloat16':
+      return Tensor.fromFloats(dtype, dims, v, name);
     case 'bool':
       return Tensor.from(dtype, dims, Uint8Array.from(v, (x) => (x !== 0 ? 1 : 0)), name);
     case 'string':

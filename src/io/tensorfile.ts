@@ -10,8 +10,6 @@ import {
   DTYPE_INFO,
   Tensor,
   elementCount,
-  float32ToBfloat16Bits,
-  float32ToFloat16Bits,
   isDType,
   type DType,
   type TypedArray,
@@ -90,10 +88,7 @@ export function tensorFromJson(value: unknown, label: string, expected?: { dtype
     throw new Error(`${label}: JSON input of type ${dtype} is not supported`);
   }
   const values = flat.map((v, i) => jsonNumber(v, dtype, `${label}: element ${i}`));
-  if (dtype === 'float16' || dtype === 'bfloat16') {
-    const bits = dtype === 'float16' ? float32ToFloat16Bits : float32ToBfloat16Bits;
-    return Tensor.from(dtype, dims, Uint16Array.from(values as number[], bits), name);
-  }
+  if (info.isFloat) return Tensor.fromFloats(dtype, dims, values as number[], name);
   return Tensor.fromNumbers(dtype, dims, values, name);
 }
 

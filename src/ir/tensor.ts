@@ -1,5 +1,5 @@
 import { DTYPE_INFO, type DType, type TypedArray, byteSize, storageLength } from './dtype.js';
-import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './float16.js';
+import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './float16.js';
 
 export type TensorData = TypedArray | string[];
 
@@ -109,6 +109,22 @@ export class Tensor {
       (arr as unknown as (number | bigint)[])[i] = big ? BigInt(v) : Number(v);
     }
     return Tensor.from(dtype, dims, arr, name);
+  }
+
+  /** A float tensor (float32/64, float16, bfloat16) from numbers, each rounded once to `dtype`. */
+  static fromFloats(dtype: DType, dims: number[], values: ArrayLike<number>, name = ''): Tensor {
+    switch (dtype) {
+      case 'float64':
+        return Tensor.from(dtype, dims, values instanceof Float64Array ? values : Float64Array.from(values), name);
+      case 'float32':
+        return Tensor.from(dtype, dims, Float32Array.from(values), name);
+      case 'float16':
+        return Tensor.from(dtype, dims, Uint16Array.from(values, float32ToFloat16Bits), name);
+      case 'bfloat16':
+        return Tensor.from(dtype, dims, Uint16Array.from(values, float32ToBfloat16Bits), name);
+      default:
+        throw new Error(`tensor '${name}': ${dtype} is not a float type`);
+    }
   }
 
   get size(): number {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { float32ToBfloat16Bits, float32ToFloat16Bits, Tensor, type DType } from '../ir/index.js';
+import type { DType, Tensor } from '../ir/index.js';
 
 /** Float types whose constants the arithmetic passes rewrite. */
 export const FLOAT_TYPES = new Set<DType>(['float32', 'float64', 'float16', 'bfloat16']);
@@ -8,22 +8,6 @@ export const FLOAT_TYPES = new Set<DType>(['float32', 'float64', 'float16', 'bfl
 export function toFloat64(t: Tensor): Float64Array {
   if (t.dtype === 'float64') return t.data as Float64Array;
   return Float64Array.from(t.toFloat32());
-}
-
-/** A tensor of `dtype` from float64 values, rounded once to the target precision. */
-export function fromFloat64(dtype: DType, dims: number[], values: Float64Array, name: string): Tensor {
-  switch (dtype) {
-    case 'float64':
-      return Tensor.from(dtype, dims, values, name);
-    case 'float32':
-      return Tensor.from(dtype, dims, Float32Array.from(values), name);
-    case 'float16':
-      return Tensor.from(dtype, dims, Uint16Array.from(values, float32ToFloat16Bits), name);
-    case 'bfloat16':
-      return Tensor.from(dtype, dims, Uint16Array.from(values, float32ToBfloat16Bits), name);
-    default:
-      throw new Error(`tensor '${name}': ${dtype} is not a float type`);
-  }
 }
 
 /** A digest of a tensor's contents (bytes, or each string) for finding identical tensors. */

@@ -7,10 +7,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import sharp from 'sharp';
-import { float16BitsToFloat32, float32ToFloat16Bits, type DType } from '../ir/index.js';
+import { float16BitsToFloat32, float32ArrayToFloat16, type DType } from '../ir/index.js';
 import type { FeaturesPreprocess, ImagePreprocess, Manifest, Postprocess } from '../package/index.js';
 import { tensorValues } from './codec.js';
-import { newTypedArray, type WireTensor } from './datatypes.js';
+import type { WireTensor } from './datatypes.js';
 import { HttpError, badRequest } from './errors.js';
 import type { ServeContext } from './context.js';
 import type { ServedModel } from './repository.js';
@@ -21,9 +21,7 @@ function floatTensor(name: string, dtype: DType, dims: number[], fill: (out: Flo
   const values = dtype === 'float64' ? new Float64Array(dims.reduce((a, b) => a * b, 1)) : new Float32Array(dims.reduce((a, b) => a * b, 1));
   fill(values);
   if (dtype !== 'float16') return { name, dtype, dims, data: values };
-  const bits = newTypedArray('float16', values.length) as Uint16Array;
-  for (let i = 0; i < values.length; i++) bits[i] = float32ToFloat16Bits(values[i]!);
-  return { name, dtype, dims, data: bits };
+  return { name, dtype, dims, data: float32ArrayToFloat16(values) };
 }
 
 export function featuresToTensor(spec: FeaturesPreprocess, manifest: Manifest, body: unknown): WireTensor {

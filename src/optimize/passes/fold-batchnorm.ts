@@ -3,9 +3,9 @@
  * BN(y) = y·f + shift with f = scale/√(var+ε) and shift = bias − mean·f, per channel (axis 1).
  * Arithmetic is done in float64 and rounded once to the weights' type.
  */
-import { attr, getFloat, getInt, setAttribute, type Graph, type Node, type Tensor } from '../../ir/index.js';
+import { Tensor, attr, getFloat, getInt, setAttribute, type Graph, type Node } from '../../ir/index.js';
 import type { ShapeInfo } from '../../shape-inference/index.js';
-import { FLOAT_TYPES, fromFloat64, toFloat64 } from '../tensors.js';
+import { FLOAT_TYPES, toFloat64 } from '../tensors.js';
 import { isOp, type Pass, type PassContext } from '../pass.js';
 import { constantOf, soleConsumer } from '../rewrite.js';
 
@@ -40,7 +40,7 @@ function batchNormAffine(g: Graph, bn: Node, opset: number): Affine | undefined 
 function scaleWeights(g: Graph, w: Tensor, channelOf: (i: number) => number, factor: Float64Array): Tensor {
   const v = toFloat64(w).slice();
   for (let i = 0; i < v.length; i++) v[i] = v[i]! * factor[channelOf(i)]!;
-  return g.addInitializer(fromFloat64(w.dtype, [...w.dims], v, g.uniqueName(`${w.name || 'weight'}_bn_folded`)));
+  return g.addInitializer(Tensor.fromFloats(w.dtype, [...w.dims], v, g.uniqueName(`${w.name || 'weight'}_bn_folded`)));
 }
 
 /** New bias: `old·factor + shift` per channel (`old` absent reads as zeros). */
@@ -48,7 +48,7 @@ function foldedBias(g: Graph, old: Tensor | undefined, like: Tensor, { factor, s
   const v = new Float64Array(factor.length);
   const b = old ? toFloat64(old) : undefined;
   for (let c = 0; c < v.length; c++) v[c] = (b ? b[c]! : 0) * factor[c]! + shift[c]!;
-  return g.addInitializer(fromFloat64(old?.dtype ?? like.dtype, [v.length], v, g.uniqueName(`${base}_bn_folded`)));
+  return g.addInitializer(Tensor.fromFloats(old?.dtype ?? like.dtype, [v.length], v, g.uniqueName(`${base}_bn_folded`)));
 }
 
 /** Weight and optional bias of `node`, both constant and float, or undefined. */
@@ -125,7 +125,7 @@ function planGemm(g: Graph, gemm: Node, affine: Affine): Fold | undefined {
       for (let j = 0; j < channels; j++) scaledC[j] = c ? beta * c[c.length === 1 ? 0 : j]! : 0;
       const biasName = gemm.inputs[2] || `${gemm.name}_bias`;
       gemm.inputs[1] = scaleWeights(g, weight, transB ? (i) => Math.floor(i / cols) : (i) => i % cols, affine.factor).name;
-      gemm.inputs[2] = foldedBias(g, fromFloat64(bias?.dtype ?? weight.dtype, [channels], scaledC, ''), weight, affine, biasName).name;
+      gemm.inputs[2] = foldedBias(g, Tensor.fromFloats(bias?.dtype ?? weight.dtype, [channels], scaledC, ''), weight, affine, biasName).name;
       setAttribute(gemm, attr.float('beta', 1));
       return true;
     },
