@@ -97,7 +97,6 @@ function decodeTimes(importMs: number, file: string, decode: (bytes: Uint8Array)
 }
 
 async function child(kind: string, file: string): Promise<ChildResult> {
-  const t0 = performance.now();
   switch (kind) {
     case 'baseline': {
       await import('../src/index.js');

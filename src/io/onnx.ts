@@ -53,7 +53,7 @@ export function decodeModel(bytes: Uint8Array, opts: LoadOptions & { name?: stri
   if (!mp.graph || mp.irVersion <= 0n) {
     throw new Error(`${label}: not an ONNX model (no ${mp.graph ? 'ir_version' : 'graph'} field)`);
   }
-  const reader = opts.baseDir ? externalReader(opts.baseDir, label) : undefined;
+  const reader = opts.baseDir ? externalReader(opts.baseDir) : undefined;
   try {
     const model = decodeModelProto(mp, { readExternal: reader?.read });
     sources.set(model, { sizeBytes: bytes.byteLength, externalDataBytes: reader?.bytesRead() ?? 0 });
@@ -79,7 +79,7 @@ export function loadModel(file: string, opts: LoadOptions = {}): Model {
   return model;
 }
 
-function externalReader(baseDir: string, label: string) {
+function externalReader(baseDir: string) {
   const fds = new Map<string, { fd: number; size: number }>();
   let total = 0;
   const read: ExternalDataReader = (location, offset, length, tensor) => {

@@ -7,7 +7,7 @@
  * `symmetric` is false. Packed as MatMulNBits wants it: B [N, blocks, blockSize/2] (low nibble first),
  * scales [N·blocks], zero points [N, ⌈blocks/2⌉].
  */
-import { Tensor, attr, getFloat, getInt, type Graph, type Model, type Node } from '../ir/index.js';
+import { Tensor, attr, getFloat, getInt, type Model, type Node } from '../ir/index.js';
 import { roundHalfEven, sqnrFromSums } from './qmath.js';
 import { addConstant, dropOrphans, floatConstant, snapshot, type PassResult } from './select.js';
 import { quantizeEmbedding } from './dynamic.js';

@@ -10,7 +10,7 @@
 import { Tensor, attr, getFloat, getInt, type Graph, type Model, type Node } from '../ir/index.js';
 import { activationParams, quantizeBias, type Granularity, type QParams, type QuantType } from './qmath.js';
 import { dequantizedWeight, type WeightCache } from './dequantize.js';
-import { addConstant, constantValue, dropOrphans, floatConstant, snapshot, type PassResult, type QuantizedUnit, type SkippedNode } from './select.js';
+import { addConstant, constantValue, dropOrphans, floatConstant, snapshot, type PassResult, type SkippedNode } from './select.js';
 import { quantizeEmbedding, quantizeLstm } from './dynamic.js';
 
 export const STATIC_OP_TYPES = ['Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'Gather', 'LSTM'] as const;

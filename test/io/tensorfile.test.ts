@@ -26,7 +26,6 @@ import { runPython } from '../helpers/onnx-python.js';
 
 const f16 = (v: number[]) => Uint16Array.from(v, float32ToFloat16Bits);
 const bf16 = (v: number[]) => Uint16Array.from(v, float32ToBfloat16Bits);
-const enc = new TextEncoder();
 
 /** Per dtype: shape and values reaching the type's limits (and NaN/±Infinity/denormals for floats). */
 const SAMPLES: Record<string, { dims: number[]; data: Tensor['data'] }> = {

@@ -61,8 +61,6 @@ async function ortGraph(model: Model): Promise<string[]> {
   return loadModel(file).graph.nodes.map((n) => n.opType);
 }
 
-const dqOf = (m: Model, consumer: string, slot: number) => m.graph.producer(m.graph.nodes.find((n) => n.opType === consumer)!.inputs[slot]!)!;
-
 describe('static QDQ pass', () => {
   it('per-channel axes: Conv 0, ConvTranspose 1, Gemm transB 0 / plain 1, MatMul last', async () => {
     const model = buildModel({

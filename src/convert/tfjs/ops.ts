@@ -3,7 +3,7 @@
  * Each takes and returns `Value`s (logical TF shapes plus physical layout) and keeps the layout of its
  * input where the ONNX op allows it, so channels-first values flow from one conv to the next.
  */
-import { DTYPE_CODES, attr, elementCount, type Attribute, type Dim, type DType } from '../../ir/index.js';
+import { DTYPE_CODES, attr, type Attribute, type Dim, type DType } from '../../ir/index.js';
 import { ConvertError, type Emitter, type Value } from './emitter.js';
 import {
   channelsFirst,
