@@ -67,8 +67,11 @@ interface LoadResult {
   errors: number;
 }
 
-/** autocannon in a child process, so the load generator does not share the event loop of the probes here. */
-function cannon(url: string, w: Workload, connections: number, seconds = DURATION_S): Promise<LoadResult> {
+/**
+ * autocannon in a child process, so the load generator does not share the event loop of the probes
+ * here; `nice` runs it at a lower CPU priority.
+ */
+function cannon(url: string, w: Workload, connections: number, seconds = DURATION_S, nice = 0): Promise<LoadResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-serve-'));
   fs.writeFileSync(path.join(dir, 'body'), w.body);
   const opts = { url: `${url}/v2/models/${w.model}/infer`, method: 'POST', headers: w.headers, connections, duration: seconds };
@@ -77,7 +80,7 @@ function cannon(url: string, w: Workload, connections: number, seconds = DURATIO
     const body = require('node:fs').readFileSync(${JSON.stringify(path.join(dir, 'body'))});
     autocannon({ ...${JSON.stringify(opts)}, body }, (err, r) => process.stdout.write(JSON.stringify(err ? { error: String(err) } : r)));`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = nice ? spawn('nice', ['-n', String(nice), process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.once('exit', () => {
@@ -152,12 +155,25 @@ async function main(): Promise<void> {
           `${model} (${binary ? 'binary' : 'JSON'} request) at c=1: bare session.run p50 ${f(percentile(bare, 50), 3)} ms, served p50 ${f(percentile(served, 50), 3)} ms → added ${f(percentile(served, 50) - percentile(bare, 50), 3)} ms p50 (p99 added ${f(percentile(served, 99) - percentile(bare, 99), 3)} ms)`,
         );
       } else {
-        // /v2/health/live while 32 connections keep the inference worker busy.
-        const load = cannon(url, w, 32, 4);
-        await new Promise((r) => setTimeout(r, 500));
-        const health = await sequential(url, '/v2/health/live', undefined, 300, 5);
-        await load;
-        summary.push(`${model}: /v2/health/live under c=32 inference load: p50 ${f(percentile(health, 50), 3)} ms, p99 ${f(percentile(health, 99), 3)} ms (aim < 10 ms)`);
+        // /v2/health/live while 32 connections keep the inference worker busy: 1000 probes, 5 ms apart,
+        // three rounds (one p99 on a shared 2-core machine is noisy; the median of three is the figure).
+        // Clients normally run on other machines; here autocannon shares the server's two cores, so it
+        // runs at nice 19 (standing in for remote clients) and at the server's priority, alternately.
+        const byNice = new Map([19, 0].map((nice) => [nice, { p99s: [] as number[], rps: 0 }]));
+        for (let round = 0; round < 3; round++) {
+          for (const [nice, m] of byNice) {
+            const load = cannon(url, w, 32, 8, nice);
+            await new Promise((r) => setTimeout(r, 500));
+            m.p99s.push(percentile(await sequential(url, '/v2/health/live', undefined, 1000, 5), 99));
+            m.rps += (await load).rps / 3;
+          }
+        }
+        for (const [nice, { p99s, rps }] of byNice) {
+          p99s.sort((a, b) => a - b);
+          summary.push(
+            `${model}: /v2/health/live under c=32 inference load (${f(rps, 0)} req/s), load generator at nice ${nice}: p99 ${f(p99s[1]!)} ms, median of 3 rounds (${p99s.map((p) => f(p)).join(', ')}) (aim: p99 < 10 ms)`,
+          );
+        }
       }
       await stopServer(child);
     }

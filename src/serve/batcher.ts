@@ -1,16 +1,17 @@
 /**
  * Dynamic batching, in the manner of Triton's dynamic batcher: queued requests for one model with the
- * same non-batch shapes are concatenated along dimension 0 up to `maxBatch` rows, run as one batch on a
- * free instance, and the outputs are split back, each request getting its own rows.
+ * same non-batch shapes are concatenated along dimension 0 up to `maxBatch` rows (by the inference
+ * worker, off the HTTP thread), run as one batch on a free instance, and the outputs are split back,
+ * each request getting its own rows.
  *
  * A lone request on an idle server starts at once; `maxQueueDelayMs` is the time a batch may wait for
  * more rows only while other batches are running (so batching costs nothing at low load). The queue
  * is bounded: a full queue refuses at once (503), it never grows without limit.
  */
-import type { TypedArray } from '../ir/index.js';
-import { newTypedArray, rowSize, type WireTensor } from './datatypes.js';
+import { concatRows, rowSize, type WireTensor } from './datatypes.js';
 import { HttpError } from './errors.js';
 import type { InstancePool } from './pool.js';
+import { answerTurns } from './turns.js';
 
 export interface BatcherOptions {
   /** Largest batch in rows; 1 turns batching off. */
@@ -34,7 +35,7 @@ export interface JobResult {
 
 interface Job {
   inputs: WireTensor[];
-  /** True when the request's typed arrays own their buffers, so they may be handed to a worker as is. */
+  /** True when the request's typed arrays' buffers belong to it alone, so they may be handed to a worker as is. */
   owned: boolean;
   rows: number;
   key: string;
@@ -49,6 +50,8 @@ export class Batcher {
   private queue: Job[] = [];
   private delayTimer?: NodeJS.Timeout;
   private inFlight = 0;
+  /** Batches whose answers are still being handed out. */
+  private answering = 0;
   private drainWaiters: (() => void)[] = [];
   private closed = false;
 
@@ -139,14 +142,22 @@ export class Batcher {
       this.opts.onQueueDepth?.(this.queue.length);
       this.dispatch(batch, rows);
     }
-    if (!this.queue.length && !this.inFlight) for (const w of this.drainWaiters.splice(0)) w();
+    this.notifyIfDrained();
+  }
+
+  private get idle(): boolean {
+    return !this.queue.length && !this.inFlight && !this.answering;
+  }
+
+  private notifyIfDrained(): void {
+    if (this.idle) for (const w of this.drainWaiters.splice(0)) w();
   }
 
   private dispatch(batch: Job[], rows: number): void {
     const startedAt = performance.now();
     this.inFlight++;
     this.pool
-      .run(batch.length === 1 ? ownInputs(batch[0]!) : concatInputs(batch, rows))
+      .run(batchRequests(batch, rows), rows)
       .then(
         ({ outputs, computeMs }) => {
           this.opts.onBatch?.(rows, batch.length, computeMs);
@@ -156,11 +167,20 @@ export class Batcher {
           }
           const wrong = outputs.find((o) => o.dims[0] !== rows);
           if (wrong) throw new Error(`output '${wrong.name}' has ${wrong.dims[0]} rows for a batch of ${rows}: the model does not batch along dimension 0; serve it with --max-batch 1`);
+          // One answer per event-loop turn: encoding and sending a whole batch's answers in one go
+          // would hold the HTTP thread (health checks, new requests) for as long as the batch is big.
+          this.answering++;
           let at = 0;
-          for (const job of batch) {
+          for (const [k, job] of batch.entries()) {
             const own = outputs.map((o) => sliceRows(o, at, job.rows));
             at += job.rows;
-            this.finish(job, { outputs: own, queueMs: startedAt - job.enqueuedAt, computeMs, batchRows: rows });
+            answerTurns.run(() => {
+              this.finish(job, { outputs: own, queueMs: startedAt - job.enqueuedAt, computeMs, batchRows: rows });
+              if (k === batch.length - 1) {
+                this.answering--;
+                this.notifyIfDrained();
+              }
+            });
           }
         },
       )
@@ -175,7 +195,7 @@ export class Batcher {
 
   /** Resolves once nothing is queued or running. */
   drained(): Promise<void> {
-    if (!this.queue.length && !this.inFlight) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
@@ -185,27 +205,23 @@ export class Batcher {
   }
 }
 
-function ownInputs(job: Job): WireTensor[] {
-  return job.inputs.map((t) => {
-    if (Array.isArray(t.data)) return t;
-    // A view into a request body (or Node's shared buffer pool) must not be transferred away: copy it.
-    const whole = t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength;
-    return job.owned && whole ? t : { ...t, data: t.data.slice() };
-  });
+/** Below this many bytes a batch is concatenated here: one small copy costs less than handing over many buffers. */
+const CONCAT_HERE_BYTES = 64 * 1024;
+
+/** The batch's requests for a worker: their inputs as they are, or already concatenated when small. */
+function batchRequests(batch: Job[], rows: number): WireTensor[][] {
+  if (batch.length === 1) return [transferableInputs(batch[0]!)];
+  let bytes = 0;
+  for (const job of batch) for (const t of job.inputs) if (!Array.isArray(t.data)) bytes += t.data.byteLength;
+  return bytes <= CONCAT_HERE_BYTES ? [concatRows(batch.map((j) => j.inputs), rows)] : batch.map(transferableInputs);
 }
 
-function concatInputs(batch: Job[], rows: number): WireTensor[] {
-  return batch[0]!.inputs.map((first, i) => {
-    const dims = [rows, ...first.dims.slice(1)];
-    if (Array.isArray(first.data)) return { ...first, dims, data: batch.flatMap((j) => j.inputs[i]!.data as string[]) };
-    const out = newTypedArray(first.dtype, rows * rowSize(first.dims));
-    let at = 0;
-    for (const job of batch) {
-      const d = job.inputs[i]!.data as TypedArray;
-      (out as Float32Array).set(d as Float32Array, at);
-      at += d.length;
-    }
-    return { ...first, dims, data: out };
+/** The job's inputs, copied where their buffers are shared (a body another request may read, Node's buffer pool). */
+function transferableInputs(job: Job): WireTensor[] {
+  return job.inputs.map((t) => {
+    if (Array.isArray(t.data) || job.owned) return t;
+    const whole = t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength;
+    return whole ? t : { ...t, data: t.data.slice() };
   });
 }
 

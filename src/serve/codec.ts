@@ -18,7 +18,7 @@ export interface InferRequest {
   id?: string;
   /** In the model's input order. */
   inputs: WireTensor[];
-  /** True when every typed array owns its whole buffer (built from JSON, not a view of the body). */
+  /** True when every typed array's buffer belongs to this request alone (built from JSON, or viewing an owned body), so it may be transferred to a worker. */
   owned: boolean;
   /** Requested outputs; all outputs (as JSON, or binary with binary_data_output) when absent. */
   outputs?: OutputRequest[];
@@ -54,8 +54,11 @@ export function v2Shape(shape: Dim[]): number[] {
 
 const describe = (t: ManifestTensor) => `${toV2Datatype(t.dtype)} ${JSON.stringify(v2Shape(t.shape))}`;
 
-/** Parses and validates an inference request body against the model's interface. */
-export function parseInferRequest(body: Buffer, headerLength: string | undefined, io: ModelIO): InferRequest {
+/**
+ * Parses and validates an inference request body against the model's interface. With `bodyOwned`
+ * the body's buffer belongs to this request alone, so binary tensors viewing it may be transferred.
+ */
+export function parseInferRequest(body: Buffer, headerLength: string | undefined, io: ModelIO, opts: { bodyOwned?: boolean } = {}): InferRequest {
   let json = body;
   let binary: Buffer | undefined;
   if (headerLength !== undefined) {
@@ -105,7 +108,8 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
       }
       data = fromBinary(binary.subarray(cursor, cursor + size), spec.dtype, count, name);
       cursor += size;
-      owned = false;
+      // Unaligned tensors were copied into buffers of their own; aligned ones view the body.
+      owned &&= opts.bodyOwned === true || Array.isArray(data) || data.buffer !== body.buffer;
     } else {
       if (o.data === undefined) throw badRequest(`input '${name}': no "data" (or parameters.binary_data_size)`);
       data = fromJson(o.data, spec.dtype, count, name);

@@ -15,6 +15,12 @@ export interface ServeOptions {
   instances?: number;
   /** onnxruntime intra-op threads per instance (default: spare cores / instances). */
   threads?: number;
+  /**
+   * Nice value (0–19) of the inference threads on Linux (default 10): below the HTTP thread's, so
+   * health checks and new requests are answered at once while inference saturates the CPU. Idle
+   * cores still go to inference; 0 keeps the process's priority.
+   */
+  workerNice?: number;
   runtime?: RuntimeName;
   /** Response cache entries (default 0: off). */
   cacheSize?: number;

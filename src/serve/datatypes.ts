@@ -57,3 +57,22 @@ export function rowSize(dims: readonly number[]): number {
   for (let i = 1; i < dims.length; i++) n *= dims[i]!;
   return n;
 }
+
+/**
+ * Requests' inputs concatenated along dimension 0 (`rows` rows in all). `allocate(i, dtype, length)`
+ * gives the typed array for input i: fresh, or a buffer reused from batch to batch.
+ */
+export function concatRows(requests: WireTensor[][], rows: number, allocate: (i: number, dtype: DType, length: number) => TypedArray = (_i, dtype, length) => newTypedArray(dtype, length)): WireTensor[] {
+  return requests[0]!.map((first, i) => {
+    const dims = [rows, ...first.dims.slice(1)];
+    if (Array.isArray(first.data)) return { ...first, dims, data: requests.flatMap((r) => r[i]!.data as string[]) };
+    const out = allocate(i, first.dtype, rows * rowSize(first.dims)) as Float32Array;
+    let at = 0;
+    for (const r of requests) {
+      const d = r[i]!.data as Float32Array;
+      out.set(d, at);
+      at += d.length;
+    }
+    return { ...first, dims, data: out };
+  });
+}

@@ -77,13 +77,13 @@ class Instance {
     this.onCrash(this, why);
   }
 
-  run(id: number, inputs: WireTensor[]): Promise<RunResult> {
+  run(id: number, requests: WireTensor[][], rows: number): Promise<RunResult> {
     this.busy = true;
     const transfer = new Set<ArrayBuffer>();
-    for (const t of inputs) if (!Array.isArray(t.data)) transfer.add(t.data.buffer as ArrayBuffer);
+    for (const inputs of requests) for (const t of inputs) if (!Array.isArray(t.data)) transfer.add(t.data.buffer as ArrayBuffer);
     return new Promise((resolve, reject) => {
       this.pending = { id, resolve, reject };
-      this.worker.postMessage({ type: 'run', id, inputs } satisfies ToWorker, [...transfer]);
+      this.worker.postMessage({ type: 'run', id, requests, rows } satisfies ToWorker, [...transfer]);
     });
   }
 
@@ -101,6 +101,8 @@ class Instance {
 export interface PoolOptions {
   instances: number;
   session: SessionOptions;
+  /** Nice value of the worker threads and onnxruntime's (Linux; 0 leaves it). */
+  nice: number;
   /** Called when an instance becomes free (the batcher schedules the next batch). */
   onFree?: () => void;
   onCrash?: (why: string) => void;
@@ -112,6 +114,8 @@ export class InstancePool {
   inputs: SessionValue[] = [];
   outputs: SessionValue[] = [];
   restarts = 0;
+  /** Why the workers could not lower their priority, when they could not. */
+  priorityError?: string;
   onFree: () => void;
 
   private constructor(private readonly instances: Instance[], private readonly opts: PoolOptions) {
@@ -120,7 +124,7 @@ export class InstancePool {
 
   /** Starts the workers and waits until each has loaded the model. */
   static async start(modelPath: string, opts: PoolOptions): Promise<InstancePool> {
-    const init: WorkerInit = { modelPath, session: opts.session };
+    const init: WorkerInit = { modelPath, session: opts.session, nice: opts.nice };
     const pool = new InstancePool([], opts);
     for (let i = 0; i < opts.instances; i++) {
       pool.instances.push(new Instance(init, () => pool.onFree(), (inst, why) => pool.restart(inst, why)));
@@ -134,6 +138,7 @@ export class InstancePool {
     const ready = (started[0] as PromiseFulfilledResult<FromWorker & { type: 'ready' }>).value;
     pool.inputs = ready.inputs as SessionValue[];
     pool.outputs = ready.outputs as SessionValue[];
+    pool.priorityError = ready.priorityError;
     return pool;
   }
 
@@ -161,11 +166,14 @@ export class InstancePool {
     return this.instances.filter((i) => i.alive).length;
   }
 
-  /** Runs one batch on a free instance (the caller checks `idleCount` first). */
-  run(inputs: WireTensor[]): Promise<RunResult> {
+  /**
+   * Runs one batch on a free instance (the caller checks `idleCount` first): the requests' inputs,
+   * `rows` rows in all, which the worker concatenates. Their buffers are transferred, not copied.
+   */
+  run(requests: WireTensor[][], rows: number): Promise<RunResult> {
     const inst = this.instances.find((i) => i.alive && !i.busy);
     if (!inst) return Promise.reject(new Error('no free inference instance'));
-    return inst.run(this.nextId++, inputs);
+    return inst.run(this.nextId++, requests, rows);
   }
 
   async close(): Promise<void> {

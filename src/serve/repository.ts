@@ -34,6 +34,7 @@ export interface RuntimeOptions {
   maxQueue: number;
   instances: number;
   threads: number;
+  workerNice: number;
   runtime: RuntimeName;
   warmup: boolean;
 }
@@ -128,11 +129,13 @@ export class ServedModel {
     const pool = await InstancePool.start(source.modelPath, {
       instances: opts.instances,
       session: { runtime: opts.runtime, threads: opts.threads },
+      nice: opts.workerNice,
       onCrash: (why) => {
         metrics.workerRestarts.inc({ model: source.name });
         log.error({ model: source.name, why }, 'inference worker stopped; starting it again');
       },
     });
+    if (pool.priorityError) log.warn({ model: source.name, why: pool.priorityError }, 'inference threads keep the process priority');
     try {
       checkInterface(source, pool);
     } catch (e) {
@@ -165,17 +168,17 @@ export class ServedModel {
   }
 
   /** Runs zero inputs through every instance, at batch 1 and at the largest batch, before traffic. */
+  /** Runs a one-row request, and a full batch of them, on every instance (also sizing its batch buffers). */
   private async warmup(): Promise<void> {
-    const rowsList = this.maxBatchSize > 1 ? [1, this.maxBatchSize] : [1];
-    for (const rows of rowsList) {
-      const inputs = (): WireTensor[] =>
-        this.manifest.inputs.map((t) => {
-          const dims = t.shape.map((d, k) => (typeof d === 'number' ? d : k === 0 ? rows : 1));
-          const count = dims.reduce((a, b) => a * b, 1);
-          const data = t.dtype === 'string' ? Array<string>(count).fill('') : newTypedArray(t.dtype, count);
-          return { name: t.name, dtype: t.dtype, dims, data };
-        });
-      await Promise.all(Array.from({ length: this.pool.size }, () => this.pool.run(inputs())));
+    const row = (): WireTensor[] =>
+      this.manifest.inputs.map((t) => {
+        const dims = t.shape.map((d) => (typeof d === 'number' ? d : 1));
+        const count = dims.reduce((a, b) => a * b, 1);
+        const data = t.dtype === 'string' ? Array<string>(count).fill('') : newTypedArray(t.dtype, count);
+        return { name: t.name, dtype: t.dtype, dims, data };
+      });
+    for (const rows of this.maxBatchSize > 1 ? [1, this.maxBatchSize] : [1]) {
+      await Promise.all(Array.from({ length: this.pool.size }, () => this.pool.run(Array.from({ length: rows }, row), rows)));
     }
   }
 
@@ -285,7 +288,7 @@ export class ModelRepository {
     try {
       entry.model = await entry.loading;
       entry.state = 'READY';
-      this.log.info({ model: name, ms: Math.round(performance.now() - t0), instances: this.opts.instances, threads: this.opts.threads, maxBatchSize: entry.model.maxBatchSize }, 'model loaded and warmed up');
+      this.log.info({ model: name, ms: Math.round(performance.now() - t0), instances: this.opts.instances, threads: this.opts.threads, workerNice: this.opts.workerNice, maxBatchSize: entry.model.maxBatchSize }, 'model loaded and warmed up');
       return entry.model;
     } catch (e) {
       entry.state = 'UNAVAILABLE';

@@ -61,10 +61,6 @@ const healthRoute = { rateLimit: false, auth: false };
 
 export async function v2Routes(app: FastifyInstance, { ctx }: { ctx: ServeContext }): Promise<void> {
   const { repository, metrics } = ctx;
-  // Inference bodies are read as bytes: JSON, or JSON header + binary tensors (Triton's extension).
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-
   app.get('/v2/health/live', { config: healthRoute, schema: { tags: ['health'], summary: 'Liveness: the process answers' } }, async () => ({ live: true }));
   app.get('/v2/health/ready', { config: healthRoute, schema: { tags: ['health'], summary: 'Readiness: every model loaded and warmed, not shutting down' } }, async () => {
     const why = ctx.notReadyReason();
@@ -113,7 +109,7 @@ export async function v2Routes(app: FastifyInstance, { ctx }: { ctx: ServeContex
     try {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const headerLength = req.headers['inference-header-content-length'];
-      const parsed = parseInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength, model.manifest);
+      const parsed = parseInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength, model.manifest, { bodyOwned: true });
       const timeoutMs = Math.min(c.options.requestTimeoutMs, parsed.timeoutUs !== undefined ? parsed.timeoutUs / 1000 : Infinity);
       const result = await model.infer(parsed.inputs, { timeoutMs, owned: parsed.owned });
       const encoded = encodeInferResponse(model.name, model.version, parsed, result.outputs);

@@ -13,6 +13,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { pino } from 'pino';
 import { VERSION } from '../version.js';
+import { readOwnedBody } from './body.js';
 import { ResponseCache } from './cache.js';
 import type { ResolvedOptions, ServeContext, ServeOptions } from './context.js';
 import { HttpError } from './errors.js';
@@ -45,6 +46,7 @@ export function resolveOptions(o: ServeOptions): ResolvedOptions {
     maxQueue: o.maxQueue ?? 1024,
     instances,
     threads: o.threads ?? defaultThreads(instances),
+    workerNice: o.workerNice ?? 10,
     runtime: o.runtime ?? 'node',
     cacheSize: o.cacheSize ?? 0,
     bodyLimit: o.bodyLimit ?? 64 * 1024 * 1024,
@@ -69,6 +71,7 @@ function presentedKey(req: FastifyRequest): string | undefined {
 export function createServer(serveOptions: ServeOptions): FastifyInstance {
   const options = resolveOptions(serveOptions);
   if (!options.targets.length) throw new Error('serve: give at least one model, package or repository');
+  if (!Number.isInteger(options.workerNice) || options.workerNice < 0 || options.workerNice > 19) throw new Error(`serve: workerNice must be an integer from 0 to 19, got ${options.workerNice}`);
   const logger = options.logLevel === false ? undefined : pino({ level: options.logLevel }, options.logStream ?? process.stdout);
   const app = Fastify({
     ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),
@@ -151,7 +154,7 @@ export function createServer(serveOptions: ServeOptions): FastifyInstance {
   // Inference and repository bodies are read as bytes (JSON, or JSON plus binary tensors).
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', (req, payload, done) => readOwnedBody(req, payload, options.bodyLimit, done));
     await scope.register(v2Routes, { ctx });
     await scope.register(repositoryRoutes, { ctx });
   });

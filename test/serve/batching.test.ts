@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createServer } from '../../src/serve/index.js';
@@ -18,6 +19,16 @@ async function start(opts: Parameters<typeof createServer>[0]): Promise<FastifyI
 }
 
 const metricValue = (text: string, pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
+
+/** Nice values of this process's threads, from /proc (field 19 of each task's stat). */
+function threadNiceValues(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+  }
+  return out;
+}
 
 describe('dynamic batching', () => {
   it('forms batches under concurrency and gives each client its own rows and id', async () => {
@@ -100,5 +111,16 @@ describe('dynamic batching', () => {
       }
     }
     expect((await app.inject('/metrics')).body).not.toMatch(/modelship_worker_restarts_total\{model="digits_cnn"\} [1-9]/);
+  });
+
+  it.runIf(process.platform === 'linux')('runs inference threads at a lower priority than the HTTP thread', async () => {
+    const before = threadNiceValues();
+    const app = await start({ targets: [corpusModel('digits_cnn')], instances: 2, workerNice: 7 });
+    const lowered = [...threadNiceValues()].filter(([tid, nice]) => !before.has(tid) && nice === 7);
+    expect(lowered.length).toBeGreaterThanOrEqual(2); // one per instance, plus any onnxruntime threads
+    expect(threadNiceValues().get(process.pid)).toBe(before.get(process.pid));
+    const res = await app.inject({ method: 'POST', url: '/v2/models/digits_cnn/infer', payload: { inputs: [{ name: 'image', shape: [1, 1, 8, 8], datatype: 'FP32', data: Array.from(images.subarray(0, 64)) }] } });
+    expect(res.statusCode).toBe(200);
+    expect(() => createServer({ targets: [corpusModel('digits_cnn')], workerNice: 20 })).toThrow(/workerNice must be an integer from 0 to 19, got 20/);
   });
 });

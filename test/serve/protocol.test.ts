@@ -287,10 +287,18 @@ describe('around inference', () => {
     expect(digits.batch_stats.length).toBeGreaterThan(0);
   });
 
-  it('compresses large responses with gzip', async () => {
+  it('compresses large responses with gzip and reads gzip request bodies', async () => {
     const res = await app.inject({ method: 'POST', url: '/v2/models/digits/infer', payload: { inputs: [{ name: 'image', shape: [32, 1, 8, 8], datatype: 'FP32', data: Array(32 * 64).fill(0.25) }] }, headers: { 'accept-encoding': 'gzip' } });
     expect(res.headers['content-encoding']).toBe('gzip');
-    expect(JSON.parse(zlib.gunzipSync(res.rawPayload).toString()).outputs[0].shape).toEqual([32, 10]);
+    const plain = JSON.parse(zlib.gunzipSync(res.rawPayload).toString());
+    expect(plain.outputs[0].shape).toEqual([32, 10]);
+
+    // A gzip binary request: the decompressed length differs from Content-Length.
+    const pixels = new Float32Array(32 * 64).fill(0.25);
+    const { payload, headers } = binaryRequest({ inputs: [{ name: 'image', shape: [32, 1, 8, 8], datatype: 'FP32', parameters: { binary_data_size: pixels.byteLength } }] }, [new Uint8Array(pixels.buffer)]);
+    const zipped = await app.inject({ method: 'POST', url: '/v2/models/digits/infer', payload: zlib.gzipSync(payload), headers: { ...headers, 'content-encoding': 'gzip' } });
+    expect(zipped.statusCode).toBe(200);
+    expect(zipped.json().outputs[0].data).toEqual(plain.outputs[0].data);
   });
 
   it('indexes, unloads and loads models through the repository endpoints', async () => {

@@ -11,6 +11,7 @@ interface ServeCliOptions {
   maxQueue: number;
   instances: number;
   threads?: number;
+  workerNice: number;
   runtime: RuntimeName;
   cacheSize: number;
   rateLimit?: { max: number; windowMs: number };
@@ -44,6 +45,7 @@ export function register(program: Command): void {
       .option('--max-queue <n>', 'requests that may wait per model; more are refused with 503 at once', parseIntOption(1), 1024)
       .option('--instances <k>', 'inference worker threads per model, each with its own session', parseIntOption(1), 1)
       .option('--threads <t>', 'onnxruntime intra-op threads per instance (default: spare cores / instances)', parseIntOption(1))
+      .option('--worker-nice <n>', 'nice value (0-19) of the inference threads on Linux, below the HTTP thread so health checks answer at once under load (0: same priority)', parseIntOption(0), 10)
       .option('--runtime <name>', 'node (onnxruntime-node), wasm or cuda', parseChoice(['node', 'wasm', 'cuda'] as const), 'node')
       .option('--cache-size <n>', 'response cache entries (0: off)', parseIntOption(0), 0)
       .option('--rate-limit <R/s>', 'requests per client (API key, else IP) per second or minute, e.g. 100/s', parseRate)
@@ -63,6 +65,7 @@ export function register(program: Command): void {
           maxQueue: opts.maxQueue,
           instances: opts.instances,
           threads: opts.threads,
+          workerNice: opts.workerNice,
           runtime: opts.runtime,
           cacheSize: opts.cacheSize,
           rateLimit: opts.rateLimit,
