@@ -159,6 +159,9 @@ async function main(): Promise<void> {
         // three rounds (one p99 on a shared 2-core machine is noisy; the median of three is the figure).
         // Clients normally run on other machines; here autocannon shares the server's two cores, so it
         // runs at nice 19 (standing in for remote clients) and at the server's priority, alternately.
+        // The control: the same probes against the idle server (the machine's own floor).
+        const idle = percentile(await sequential(url, '/v2/health/live', undefined, 1000, 5), 99);
+        summary.push(`${model}: /v2/health/live with the server idle: p99 ${f(idle)} ms (this machine's floor for the figures below)`);
         const byNice = new Map([19, 0].map((nice) => [nice, { p99s: [] as number[], rps: 0 }]));
         for (let round = 0; round < 3; round++) {
           for (const [nice, m] of byNice) {
