@@ -36,7 +36,7 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** pino log level, or false for no logs (default 'info'). */
   logLevel?: string | false;
-  /** Where JSON logs go (default stdout). */
+  /** Where JSON logs go (default: stdout, buffered; see bufferedLogDestination). */
   logStream?: NodeJS.WritableStream;
   /** Run every model on zero inputs before reporting ready (default true). */
   warmup?: boolean;

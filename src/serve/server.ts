@@ -68,11 +68,20 @@ function presentedKey(req: FastifyRequest): string | undefined {
   return Array.isArray(k) ? k[0] : k;
 }
 
+/**
+ * A log destination that buffers lines and writes them off the request path: one write per 4 KiB (or
+ * every 250 ms), not one synchronous write per request, which would stall the HTTP thread behind a
+ * slow reader of the pipe. pino flushes it when the process exits.
+ */
+export function bufferedLogDestination(fd: number): NodeJS.WritableStream {
+  return pino.destination({ dest: fd, sync: false, minLength: 4096, periodicFlush: 250 } as Parameters<typeof pino.destination>[0]) as unknown as NodeJS.WritableStream;
+}
+
 export function createServer(serveOptions: ServeOptions): FastifyInstance {
   const options = resolveOptions(serveOptions);
   if (!options.targets.length) throw new Error('serve: give at least one model, package or repository');
   if (!Number.isInteger(options.workerNice) || options.workerNice < 0 || options.workerNice > 19) throw new Error(`serve: workerNice must be an integer from 0 to 19, got ${options.workerNice}`);
-  const logger = options.logLevel === false ? undefined : pino({ level: options.logLevel }, options.logStream ?? process.stdout);
+  const logger = options.logLevel === false ? undefined : pino({ level: options.logLevel }, options.logStream ?? bufferedLogDestination(1));
   const app = Fastify({
     ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: options.bodyLimit,
@@ -179,6 +188,7 @@ export function createServer(serveOptions: ServeOptions): FastifyInstance {
   app.addHook('onClose', async () => {
     draining = true;
     await repository.close();
+    await new Promise<void>((resolve) => (logger ? logger.flush(() => resolve()) : resolve()));
   });
   return app;
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { createServer, type ServeOptions } from '../../serve/index.js';
+import { bufferedLogDestination, createServer, type ServeOptions } from '../../serve/index.js';
 import type { RuntimeName } from '../../runtime/index.js';
 import { parseChoice, parseFloatOption, parseIntOption, printJson, withExamples } from '../common.js';
 
@@ -74,7 +74,7 @@ export function register(program: Command): void {
           bodyLimit: Math.round(opts.bodyLimitMb * 1024 * 1024),
           requestTimeoutMs: opts.timeoutMs,
           logLevel: opts.logLevel,
-          logStream: opts.json ? process.stderr : process.stdout,
+          logStream: bufferedLogDestination(opts.json ? 2 : 1),
           warmup: opts.warmup,
         };
         const app = createServer(options);
