@@ -5,6 +5,7 @@ import { createServer } from '../../src/serve/index.js';
 import { createSession } from '../../src/runtime/index.js';
 import { Tensor } from '../../src/ir/index.js';
 import { corpusInput, corpusModel, corpusOutput } from './helpers.js';
+import { runCliSync } from '../helpers/cli.js';
 
 const images = corpusInput('digits_cnn').data as Float32Array;
 const expected = corpusOutput('digits_cnn').data as Float32Array;
@@ -122,5 +123,8 @@ describe('dynamic batching', () => {
     const res = await app.inject({ method: 'POST', url: '/v2/models/digits_cnn/infer', payload: { inputs: [{ name: 'image', shape: [1, 1, 8, 8], datatype: 'FP32', data: Array.from(images.subarray(0, 64)) }] } });
     expect(res.statusCode).toBe(200);
     expect(() => createServer({ targets: [corpusModel('digits_cnn')], workerNice: 20 })).toThrow(/workerNice must be an integer from 0 to 19, got 20/);
+    const cli = runCliSync('serve', corpusModel('digits_cnn'), '--worker-nice', '20');
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/--worker-nice <n>' argument '20' is invalid. expected an integer from 0 to 19/);
   });
 });

@@ -25,6 +25,12 @@ interface ServeCliOptions {
   json?: boolean;
 }
 
+function parseNice(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 19) throw new InvalidArgumentError(`expected an integer from 0 to 19, got '${v}'`);
+  return n;
+}
+
 /** `100/s`, `600/m` or `100` (per second). */
 export function parseRate(v: string): { max: number; windowMs: number } {
   const m = /^(\d+)\s*(?:\/\s*(s|sec|second|m|min|minute))?$/.exec(v.trim());
@@ -45,7 +51,7 @@ export function register(program: Command): void {
       .option('--max-queue <n>', 'requests that may wait per model; more are refused with 503 at once', parseIntOption(1), 1024)
       .option('--instances <k>', 'inference worker threads per model, each with its own session', parseIntOption(1), 1)
       .option('--threads <t>', 'onnxruntime intra-op threads per instance (default: spare cores / instances)', parseIntOption(1))
-      .option('--worker-nice <n>', 'nice value (0-19) of the inference threads on Linux, below the HTTP thread so health checks answer at once under load (0: same priority)', parseIntOption(0), 10)
+      .option('--worker-nice <n>', 'nice value (0-19) of the inference threads on Linux, below the HTTP thread so health checks answer at once under load (0: same priority)', parseNice, 10)
       .option('--runtime <name>', 'node (onnxruntime-node), wasm or cuda', parseChoice(['node', 'wasm', 'cuda'] as const), 'node')
       .option('--cache-size <n>', 'response cache entries (0: off)', parseIntOption(0), 0)
       .option('--rate-limit <R/s>', 'requests per client (API key, else IP) per second or minute, e.g. 100/s', parseRate)
