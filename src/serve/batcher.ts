@@ -1,8 +1,8 @@
 /**
  * Dynamic batching, in the manner of Triton's dynamic batcher: queued requests for one model with the
- * same non-batch shapes are concatenated along dimension 0 up to `maxBatch` rows (by the inference
- * worker, off the HTTP thread), run as one batch on a free instance, and the outputs are split back,
- * each request getting its own rows.
+ * same non-batch shapes are concatenated along dimension 0 up to `maxBatch` rows (large batches by the
+ * inference worker, off the HTTP thread), run as one batch on a free instance, and the outputs are
+ * split back, each request getting its own rows.
  *
  * A lone request on an idle server starts at once; `maxQueueDelayMs` is the time a batch may wait for
  * more rows only while other batches are running (so batching costs nothing at low load). The queue
@@ -167,8 +167,8 @@ export class Batcher {
           }
           const wrong = outputs.find((o) => o.dims[0] !== rows);
           if (wrong) throw new Error(`output '${wrong.name}' has ${wrong.dims[0]} rows for a batch of ${rows}: the model does not batch along dimension 0; serve it with --max-batch 1`);
-          // One answer per event-loop turn: encoding and sending a whole batch's answers in one go
-          // would hold the HTTP thread (health checks, new requests) for as long as the batch is big.
+          // Answers spread over event-loop turns: encoding and sending a whole batch's answers in one
+          // go would hold the HTTP thread (health checks, new requests) for as long as the batch is big.
           this.answering++;
           let at = 0;
           for (const [k, job] of batch.entries()) {

@@ -168,7 +168,8 @@ export class InstancePool {
 
   /**
    * Runs one batch on a free instance (the caller checks `idleCount` first): the requests' inputs,
-   * `rows` rows in all, which the worker concatenates. Their buffers are transferred, not copied.
+   * `rows` rows in all, which the worker concatenates when there are several. Their buffers are
+   * transferred, not copied.
    */
   run(requests: WireTensor[][], rows: number): Promise<RunResult> {
     const inst = this.instances.find((i) => i.alive && !i.busy);
