@@ -119,8 +119,12 @@ export function createServer(serveOptions: ServeOptions): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  // Health checks and metrics scrapes come every few seconds from orchestrators: logged at debug only.
+  const probe = (url: string) => url.startsWith('/v2/health/') || url === '/metrics';
   app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Number(reply.elapsedTime.toFixed(3)) }, 'request');
+    const line = { method: req.method, url: req.url, status: reply.statusCode, ms: Number(reply.elapsedTime.toFixed(3)) };
+    if (probe(req.url) && reply.statusCode < 400) req.log.debug(line, 'request');
+    else req.log.info(line, 'request');
   });
   app.setErrorHandler((err: FastifyError | HttpError, req: FastifyRequest, reply: FastifyReply) => {
     let status = err.statusCode ?? 500;

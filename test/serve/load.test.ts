@@ -128,6 +128,7 @@ describe('serve under load (real CLI, loopback)', () => {
     const answered = server.logs().map((l) => JSON.parse(l)).filter((l) => l.msg === 'request' && String(l.reqId).startsWith('sigterm-') && l.status === 200);
     expect(new Set(answered.map((l) => l.reqId))).toEqual(outcomes.ok);
     expect(server.logs().some((l) => l.includes('shutting down'))).toBe(true);
+    expect(server.logs().some((l) => l.includes('"url":"/v2/health/ready"'))).toBe(false); // probes log at debug only
     expect(server.logs().at(-1)).toContain('"stopped"');
   });
 });
