@@ -80,7 +80,8 @@ function cannon(url: string, w: Workload, connections: number, seconds = DURATIO
     const body = require('node:fs').readFileSync(${JSON.stringify(path.join(dir, 'body'))});
     autocannon({ ...${JSON.stringify(opts)}, body }, (err, r) => process.stdout.write(JSON.stringify(err ? { error: String(err) } : r)));`;
   return new Promise((resolve, reject) => {
-    const child = nice ? spawn('nice', ['-n', String(nice), process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const command = [...(nice ? ['nice', '-n', String(nice)] : []), process.execPath, '-e', code];
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.once('exit', () => {
