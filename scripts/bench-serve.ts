@@ -1,7 +1,8 @@
 /**
  * `npm run bench:serve`: throughput and latency of `modelship serve` on digits_cnn (JSON requests) and
  * mobilenet_v2 (binary tensor extension) at concurrency 1, 8 and 32, with dynamic batching off and on;
- * the server's added latency over a bare session.run at concurrency 1; and /v2/health/live latency
+ * the server's added latency over a bare session.run at concurrency 1 (lone requests on the HTTP
+ * thread, where the model is small enough, and through the inference thread); and /v2/health/live latency
  * while inference saturates the CPU. Load comes from autocannon in its own process; the server is the
  * built CLI. Figures are ratios measured in one run: on a shared machine compare them with each other.
  */
@@ -37,21 +38,28 @@ function workload(model: string, binary: boolean): Workload {
   return { model, input, body: Buffer.concat([head, Buffer.from(row.buffer)]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(head.length) } };
 }
 
-async function startServer(model: string, maxBatch: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [CLI, 'serve', path.join(CORPUS, model), '--port', '0', '--json', '--max-batch', String(maxBatch), '--max-queue', '4096'], { stdio: ['ignore', 'pipe', 'ignore'] });
+interface Server {
+  url: string;
+  child: ChildProcess;
+  /** Whether lone requests run on the HTTP thread. */
+  inline: boolean;
+}
+
+async function startServer(model: string, maxBatch: number, extra: string[] = []): Promise<Server> {
+  const child = spawn(process.execPath, [CLI, 'serve', path.join(CORPUS, model), '--port', '0', '--json', '--max-batch', String(maxBatch), '--max-queue', '4096', ...extra], { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
+  const ready = await new Promise<{ url: string; models: { inline: boolean }[] }>((resolve, reject) => {
     child.stdout!.on('data', (d) => {
       out += d;
       try {
-        resolve(JSON.parse(out).url);
+        resolve(JSON.parse(out));
       } catch {
         // incomplete
       }
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
-  return { url, child };
+  return { url: ready.url, child, inline: ready.models[0]!.inline };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -142,7 +150,7 @@ async function main(): Promise<void> {
     const w = workload(model, binary);
     const rps: Record<string, number> = {};
     for (const maxBatch of [1, 32]) {
-      const { url, child } = await startServer(model, maxBatch);
+      const { url, child, inline } = await startServer(model, maxBatch);
       const label = maxBatch === 1 ? 'off' : 'on';
       for (const c of [1, 8, 32]) {
         const r = await cannon(url, w, c);
@@ -150,10 +158,26 @@ async function main(): Promise<void> {
         rows.push([model, label, String(c), f(r.rps, 0), f(r.p50), f(r.p99), String(r.errors)]);
       }
       if (maxBatch === 1) {
-        const bare = await bareRun(w, sequentialCount);
-        const served = await sequential(url, `/v2/models/${model}/infer`, w, sequentialCount);
+        // Interleaved blocks, so that drift in the machine's speed touches every figure alike: the bare
+        // run, a no-op HTTP round trip (the client's and the kernel's share), the served request, and
+        // with a model small enough for the HTTP thread, the same through the inference thread.
+        const viaWorker = inline ? await startServer(model, 1, ['--inline-below-ms', '0']) : undefined;
+        const times = { bare: [] as number[], noop: [] as number[], served: [] as number[], viaWorker: [] as number[] };
+        const block = Math.ceil(sequentialCount / 4);
+        for (let round = 0; round < 4; round++) {
+          times.bare.push(...(await bareRun(w, block)));
+          times.noop.push(...(await sequential(url, '/v2/health/live', undefined, block)));
+          times.served.push(...(await sequential(url, `/v2/models/${model}/infer`, w, block)));
+          if (viaWorker) times.viaWorker.push(...(await sequential(viaWorker.url, `/v2/models/${model}/infer`, w, block)));
+        }
+        if (viaWorker) await stopServer(viaWorker.child);
+        const p50 = (t: number[]) => percentile(t.sort((a, b) => a - b), 50);
+        const [bare, noop, served] = [p50(times.bare), p50(times.noop), p50(times.served)];
+        const worker = viaWorker ? p50(times.viaWorker) : undefined;
         summary.push(
-          `${model} (${binary ? 'binary' : 'JSON'} request) at c=1: bare session.run p50 ${f(percentile(bare, 50), 3)} ms, served p50 ${f(percentile(served, 50), 3)} ms → added ${f(percentile(served, 50) - percentile(bare, 50), 3)} ms p50 (p99 added ${f(percentile(served, 99) - percentile(bare, 99), 3)} ms)`,
+          `${model} (${binary ? 'binary' : 'JSON'} request) at c=1, p50 of ${4 * block}: bare session.run ${f(bare, 3)} ms, no-op HTTP round trip ${f(noop, 3)} ms; ` +
+            `served ${f(served, 3)} ms${inline ? ' (on the HTTP thread)' : ' (inference thread; a row is too slow for the HTTP thread)'} → added ${f(served - bare, 3)} ms (aim < 0.3), ${f(served - bare - noop, 3)} ms beyond the no-op round trip` +
+            (worker !== undefined ? `; through the inference thread ${f(worker, 3)} ms → added ${f(worker - bare, 3)} ms` : ''),
         );
       } else {
         // /v2/health/live while 32 connections keep the inference worker busy: 1000 probes, 5 ms apart,

@@ -4,7 +4,8 @@
  * inference worker, off the HTTP thread), run as one batch on a free instance, and the outputs are
  * split back, each request getting its own rows.
  *
- * A lone request on an idle server starts at once; `maxQueueDelayMs` is the time a batch may wait for
+ * A lone request on an idle server starts at once (on the HTTP thread itself when the pool has a
+ * session there, see InstancePool.startInline); `maxQueueDelayMs` is the time a batch may wait for
  * more rows only while other batches are running (so batching costs nothing at low load). The queue
  * is bounded: a full queue refuses at once (503), it never grows without limit.
  */
@@ -21,7 +22,8 @@ export interface BatcherOptions {
   maxQueue: number;
   /** Whether the model takes a batch along dim 0 of every input and output. */
   batchable: boolean;
-  onBatch?(rows: number, requests: number, computeMs: number): void;
+  /** `inline`: the batch ran on the HTTP thread. */
+  onBatch?(rows: number, requests: number, computeMs: number, inline: boolean): void;
   onQueueDepth?(depth: number): void;
 }
 
@@ -116,8 +118,16 @@ export class Batcher {
 
   /** Starts batches while there are free instances and queued requests. */
   private pump(): void {
-    while (this.queue.length && this.pool.idleCount > 0) {
+    while (this.queue.length) {
       const head = this.queue[0]!;
+      // Alone on an idle server (nothing else queued, running or being answered): on the HTTP thread if it can.
+      if (this.queue.length === 1 && !this.inFlight && !this.answering && this.pool.canRunInline(head.inputs)) {
+        this.queue = [];
+        this.opts.onQueueDepth?.(0);
+        this.dispatch([head], 1, true);
+        break;
+      }
+      if (this.pool.idleCount === 0) break;
       const batch = [head];
       let rows = head.rows;
       if (this.batching && rows < this.opts.maxBatch) {
@@ -153,14 +163,13 @@ export class Batcher {
     if (this.idle) for (const w of this.drainWaiters.splice(0)) w();
   }
 
-  private dispatch(batch: Job[], rows: number): void {
+  private dispatch(batch: Job[], rows: number, inline = false): void {
     const startedAt = performance.now();
     this.inFlight++;
-    this.pool
-      .run(batchRequests(batch, rows), rows)
+    (inline ? this.pool.runInline(batch[0]!.inputs) : this.pool.run(batchRequests(batch, rows), rows))
       .then(
         ({ outputs, computeMs }) => {
-          this.opts.onBatch?.(rows, batch.length, computeMs);
+          this.opts.onBatch?.(rows, batch.length, computeMs, inline);
           if (batch.length === 1) {
             this.finish(batch[0]!, { outputs, queueMs: startedAt - batch[0]!.enqueuedAt, computeMs, batchRows: rows });
             return;

@@ -21,6 +21,12 @@ export interface ServeOptions {
    * cores still go to inference; 0 keeps the process's priority.
    */
   workerNice?: number;
+  /**
+   * One-row compute time in ms under which a lone request (nothing queued or running) runs on the
+   * HTTP thread instead of an inference thread, saving the hop there and back (default 0.5; 0: never;
+   * node runtime only). Timed per model at load, on a worker and then on the HTTP thread.
+   */
+  inlineBelowMs?: number;
   runtime?: RuntimeName;
   /** Response cache entries (default 0: off). */
   cacheSize?: number;

@@ -20,6 +20,7 @@ export function createMetrics() {
     totalSeconds: new Histogram({ name: 'modelship_inference_request_seconds', help: 'Time from request received to response sent', labelNames: model, buckets: LATENCY_BUCKETS, registers: [registry] }),
     batchRows: new Histogram({ name: 'modelship_batch_size', help: 'Rows per executed batch', labelNames: model, buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [registry] }),
     batchRequests: new Histogram({ name: 'modelship_batch_requests', help: 'Requests merged into each executed batch', labelNames: model, buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [registry] }),
+    inlineRuns: new Counter({ name: 'modelship_inline_runs_total', help: 'Requests run on the HTTP thread (a model faster than the hop to an inference thread, on an idle server)', labelNames: model, registers: [registry] }),
     queueDepth: new Gauge({ name: 'modelship_queue_depth', help: 'Requests waiting in the batching queue', labelNames: model, registers: [registry] }),
     cacheHits: new Counter({ name: 'modelship_cache_hits_total', help: 'Responses served from the response cache', labelNames: model, registers: [registry] }),
     cacheMisses: new Counter({ name: 'modelship_cache_misses_total', help: 'Cacheable requests not found in the response cache', labelNames: model, registers: [registry] }),

@@ -1,11 +1,15 @@
 /**
  * The inference instances of one model: K worker threads, each with its own onnxruntime session and
- * one batch in flight at a time. A worker that dies fails its batch and is started again.
+ * one batch in flight at a time. A worker that dies fails its batch and is started again. A model
+ * whose one-row run is shorter than the hop to a worker and back also gets a session on the HTTP
+ * thread, for lone requests on an idle server.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import type { SessionOptions, SessionValue } from '../runtime/index.js';
+import { median } from 'd3-array';
+import { createSession, type ModelSession, type SessionOptions, type SessionValue } from '../runtime/index.js';
 import type { WireTensor } from './datatypes.js';
+import { runWireTensors } from './inference.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.js';
 
 // Built code runs worker.js; tests run the TypeScript sources, which the worker loads through tsx.
@@ -98,6 +102,49 @@ class Instance {
   }
 }
 
+/**
+ * A session on the HTTP thread. Handing a request to a worker and back wakes two threads (about
+ * 0.1–0.3 ms on a 2-core machine), more than a tiny model computes in; running it here saves that.
+ * The batcher uses it only for a one-row request while nothing else is queued or running, so the
+ * event loop is never held for more than one short run.
+ */
+class InlineSession {
+  busy = false;
+
+  constructor(readonly session: ModelSession, readonly timedElements: number) {}
+
+  async run(inputs: WireTensor[]): Promise<RunResult> {
+    this.busy = true;
+    try {
+      const { outputs, computeMs } = await runWireTensors(this.session, inputs);
+      return { outputs, computeMs };
+    } catch (e) {
+      throw new Error(`inference failed: ${(e as Error).message.split('\n')[0]}`);
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+const elementCount = (inputs: WireTensor[]) => inputs.reduce((n, t) => n + t.data.length, 0);
+
+/**
+ * Whether a one-row run takes under `belowMs`: after one untimed run, timed runs until 5 of 9 agree
+ * (their median decides), or at once when that first run took 20 times as long (a large model).
+ */
+async function runsUnder(run: () => Promise<RunResult>, belowMs: number): Promise<{ under: boolean; ms: number }> {
+  const first = (await run()).computeMs;
+  if (first > 20 * belowMs) return { under: false, ms: first };
+  const ms: number[] = [];
+  let over = 0;
+  while (over < 5 && ms.length - over < 5) {
+    const t = (await run()).computeMs;
+    ms.push(t);
+    if (t >= belowMs) over++;
+  }
+  return { under: over < 5, ms: median(ms)! };
+}
+
 export interface PoolOptions {
   instances: number;
   session: SessionOptions;
@@ -117,15 +164,18 @@ export class InstancePool {
   /** Why the workers could not lower their priority, when they could not. */
   priorityError?: string;
   onFree: () => void;
+  private inline?: InlineSession;
+  /** One-row compute on a worker, then on the HTTP thread, as timed by startInline (median ms). */
+  inlineTiming?: { workerMs: number; httpThreadMs?: number };
 
-  private constructor(private readonly instances: Instance[], private readonly opts: PoolOptions) {
+  private constructor(private readonly modelPath: string, private readonly instances: Instance[], private readonly opts: PoolOptions) {
     this.onFree = opts.onFree ?? (() => {});
   }
 
   /** Starts the workers and waits until each has loaded the model. */
   static async start(modelPath: string, opts: PoolOptions): Promise<InstancePool> {
     const init: WorkerInit = { modelPath, session: opts.session, nice: opts.nice };
-    const pool = new InstancePool([], opts);
+    const pool = new InstancePool(modelPath, [], opts);
     for (let i = 0; i < opts.instances; i++) {
       pool.instances.push(new Instance(init, () => pool.onFree(), (inst, why) => pool.restart(inst, why)));
     }
@@ -177,8 +227,51 @@ export class InstancePool {
     return inst.run(this.nextId++, requests, rows);
   }
 
+  get hasInlineSession(): boolean {
+    return this.inline !== undefined;
+  }
+
+  /**
+   * Whether a request with these inputs may run on the HTTP thread now: the session there is free and
+   * the request is no larger than the one-row request it was timed with (a longer sequence, say, or
+   * more rows, could take longer than the hop it saves).
+   */
+  canRunInline(inputs: WireTensor[]): boolean {
+    return this.inline !== undefined && !this.inline.busy && elementCount(inputs) <= this.inline.timedElements;
+  }
+
+  /** Runs one request on the HTTP thread (the caller checks `inlineIdle` first); its buffers stay where they are. */
+  runInline(inputs: WireTensor[]): Promise<RunResult> {
+    return this.inline ? this.inline.run(inputs) : Promise.reject(new Error('no session on the HTTP thread'));
+  }
+
+  /**
+   * Opens the HTTP-thread session when a one-row run of `row()` takes under `belowMs`: timed on a
+   * worker first, so that a model too large for this never has a session opened (and its load
+   * holding the event loop) here, then timed here, where it must stay under `belowMs` too.
+   */
+  async startInline(row: () => WireTensor[], belowMs: number): Promise<boolean> {
+    if (!(belowMs > 0) || (this.opts.session.runtime ?? 'node') !== 'node') return false;
+    const onWorker = await runsUnder(() => this.run([row()], 1), belowMs);
+    this.inlineTiming = { workerMs: onWorker.ms };
+    if (!onWorker.under) return false;
+    // One intra-op thread: onnxruntime's pool would spin on the HTTP thread's cores between runs.
+    const session = await createSession(this.modelPath, { ...this.opts.session, threads: 1, interOpThreads: 1 });
+    const inline = new InlineSession(session, elementCount(row()));
+    const here = await runsUnder(() => inline.run(row()), belowMs);
+    this.inlineTiming.httpThreadMs = here.ms;
+    if (!here.under || this.closed) {
+      await inline.session.release();
+      return false;
+    }
+    this.inline = inline;
+    return true;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.instances.map((i) => i.close()));
+    const inline = this.inline;
+    this.inline = undefined;
+    await Promise.all([...this.instances.map((i) => i.close()), inline?.session.release()]);
   }
 }

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import { loadModel } from '../io/index.js';
 import { MANIFEST_FILE, inferManifest, isPackageDir, readManifest, type Manifest } from '../package/index.js';
 import type { RuntimeName } from '../runtime/index.js';
@@ -37,14 +38,27 @@ export interface RuntimeOptions {
   workerNice: number;
   runtime: RuntimeName;
   warmup: boolean;
+  /** One-row compute (ms) under which lone requests run on the HTTP thread; 0: never. */
+  inlineBelowMs: number;
 }
 
 export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
 
 const NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
 
+/**
+ * Manifests inferred from plain .onnx files, by path, name, size and modification time: a repository
+ * index (or a rescan for a load) reads again only the files that changed, instead of decoding every
+ * model on the HTTP thread each time.
+ */
+const inferredManifests = new LRUCache<string, Manifest>({ max: 256 });
+
 function plainSource(modelPath: string, name: string, origin: string): ServedModelSource {
-  return { name, modelPath, origin, manifest: inferManifest(loadModel(modelPath), name, path.basename(modelPath)) };
+  const { size, mtimeMs } = fs.statSync(modelPath);
+  const key = JSON.stringify([path.resolve(modelPath), name, size, mtimeMs]);
+  let manifest = inferredManifests.get(key);
+  if (!manifest) inferredManifests.set(key, (manifest = inferManifest(loadModel(modelPath), name, path.basename(modelPath))));
+  return { name, modelPath, origin, manifest };
 }
 
 function packageSource(dir: string): ServedModelSource {
@@ -153,7 +167,8 @@ export class ServedModel {
         maxQueueDelayMs: opts.maxQueueDelayMs,
         maxQueue: opts.maxQueue,
         batchable,
-        onBatch: (rows, requests, computeMs) => {
+        onBatch: (rows, requests, computeMs, inline) => {
+          if (inline) metrics.inlineRuns.inc(labels);
           metrics.batchRows.observe(labels, rows);
           metrics.batchRequests.observe(labels, requests);
           served.stats.batch(rows, computeMs);
@@ -164,21 +179,31 @@ export class ServedModel {
       metrics,
     );
     if (opts.warmup) await served.warmup();
+    // A row's compute is known only when its shape is (a sequence model's depends on each request's length).
+    const fixedRows = m.inputs.every((t) => t.shape.slice(1).every((d) => typeof d === 'number'));
+    try {
+      if (fixedRows) await pool.startInline(() => served.zeroRow(), opts.inlineBelowMs);
+    } catch (e) {
+      // The workers serve it as they are; only the shortcut is lost.
+      log.warn({ model: source.name, why: (e as Error).message }, 'no session on the HTTP thread');
+    }
     return served;
   }
 
-  /** Runs zero inputs through every instance, at batch 1 and at the largest batch, before traffic. */
+  /** A one-row request of zeros (empty strings for BYTES), symbolic dims taken as 1. */
+  private zeroRow(): WireTensor[] {
+    return this.manifest.inputs.map((t) => {
+      const dims = t.shape.map((d) => (typeof d === 'number' ? d : 1));
+      const count = dims.reduce((a, b) => a * b, 1);
+      const data = t.dtype === 'string' ? Array<string>(count).fill('') : newTypedArray(t.dtype, count);
+      return { name: t.name, dtype: t.dtype, dims, data };
+    });
+  }
+
   /** Runs a one-row request, and a full batch of them, on every instance (also sizing its batch buffers). */
   private async warmup(): Promise<void> {
-    const row = (): WireTensor[] =>
-      this.manifest.inputs.map((t) => {
-        const dims = t.shape.map((d) => (typeof d === 'number' ? d : 1));
-        const count = dims.reduce((a, b) => a * b, 1);
-        const data = t.dtype === 'string' ? Array<string>(count).fill('') : newTypedArray(t.dtype, count);
-        return { name: t.name, dtype: t.dtype, dims, data };
-      });
     for (const rows of this.maxBatchSize > 1 ? [1, this.maxBatchSize] : [1]) {
-      await Promise.all(Array.from({ length: this.pool.size }, () => this.pool.run(Array.from({ length: rows }, row), rows)));
+      await Promise.all(Array.from({ length: this.pool.size }, () => this.pool.run(Array.from({ length: rows }, () => this.zeroRow()), rows)));
     }
   }
 
@@ -288,7 +313,11 @@ export class ModelRepository {
     try {
       entry.model = await entry.loading;
       entry.state = 'READY';
-      this.log.info({ model: name, ms: Math.round(performance.now() - t0), instances: this.opts.instances, threads: this.opts.threads, workerNice: this.opts.workerNice, maxBatchSize: entry.model.maxBatchSize }, 'model loaded and warmed up');
+      const { pool } = entry.model;
+      this.log.info(
+        { model: name, ms: Math.round(performance.now() - t0), instances: this.opts.instances, threads: this.opts.threads, workerNice: this.opts.workerNice, maxBatchSize: entry.model.maxBatchSize, inline: pool.hasInlineSession, oneRowMs: pool.inlineTiming },
+        'model loaded and warmed up',
+      );
       return entry.model;
     } catch (e) {
       entry.state = 'UNAVAILABLE';

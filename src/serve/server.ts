@@ -47,6 +47,7 @@ export function resolveOptions(o: ServeOptions): ResolvedOptions {
     instances,
     threads: o.threads ?? defaultThreads(instances),
     workerNice: o.workerNice ?? 10,
+    inlineBelowMs: o.inlineBelowMs ?? 0.5,
     runtime: o.runtime ?? 'node',
     cacheSize: o.cacheSize ?? 0,
     bodyLimit: o.bodyLimit ?? 64 * 1024 * 1024,
@@ -81,6 +82,7 @@ export function createServer(serveOptions: ServeOptions): FastifyInstance {
   const options = resolveOptions(serveOptions);
   if (!options.targets.length) throw new Error('serve: give at least one model, package or repository');
   if (!Number.isInteger(options.workerNice) || options.workerNice < 0 || options.workerNice > 19) throw new Error(`serve: workerNice must be an integer from 0 to 19, got ${options.workerNice}`);
+  if (!(options.inlineBelowMs >= 0)) throw new Error(`serve: inlineBelowMs must be a number of milliseconds ≥ 0, got ${options.inlineBelowMs}`);
   const logger = options.logLevel === false ? undefined : pino({ level: options.logLevel }, options.logStream ?? bufferedLogDestination(1));
   const app = Fastify({
     ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),

@@ -6,9 +6,9 @@
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import type * as OrtNode from 'onnxruntime-node';
 import { createSession, type SessionOptions } from '../runtime/index.js';
 import { concatRows, type WireTensor } from './datatypes.js';
+import { runWireTensors } from './inference.js';
 import { DTYPE_INFO, type DType, type TypedArray } from '../ir/index.js';
 
 export interface WorkerInit {
@@ -54,7 +54,6 @@ function lowerPriority(nice: number): string | undefined {
 try {
   const priorityError = lowerPriority(init.nice);
   const session = await createSession(init.modelPath, init.session);
-  const ort = session.ortModule;
   port.on('message', async (m: ToWorker) => {
     if (m.type === 'close') {
       await session.release();
@@ -62,25 +61,9 @@ try {
       return;
     }
     try {
-      const feeds: Record<string, OrtNode.Tensor> = {};
-      for (const t of m.requests.length === 1 ? m.requests[0]! : concatRows(m.requests, m.rows, batchBuffer)) feeds[t.name] = new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.dims);
-      const t0 = performance.now();
-      const result = await session.ort.run(feeds);
-      const computeMs = performance.now() - t0;
-      const outputs: WireTensor[] = [];
-      const transfer = new Set<ArrayBuffer>();
-      for (const name of session.ort.outputNames) {
-        const o = result[name]!;
-        let data = o.data as TypedArray | string[];
-        // onnxruntime may hand back a Float16Array where the runtime has one; the wire carries half-float bits.
-        if (o.type === 'float16' && !(data instanceof Uint16Array)) {
-          const d = data as unknown as TypedArray;
-          data = new Uint16Array(d.buffer, d.byteOffset, d.length);
-        }
-        if (!Array.isArray(data) && data.buffer.byteLength === data.byteLength) transfer.add(data.buffer as ArrayBuffer);
-        outputs.push({ name, dtype: o.type as WireTensor['dtype'], dims: [...o.dims], data });
-      }
-      post({ type: 'result', id: m.id, outputs, computeMs }, [...transfer]);
+      const inputs = m.requests.length === 1 ? m.requests[0]! : concatRows(m.requests, m.rows, batchBuffer);
+      const { outputs, computeMs, transfer } = await runWireTensors(session, inputs);
+      post({ type: 'result', id: m.id, outputs, computeMs }, transfer);
     } catch (e) {
       post({ type: 'failed', id: m.id, message: (e as Error).message.split('\n')[0]! });
     }

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { createServer } from '../../src/serve/index.js';
 import { createSession } from '../../src/runtime/index.js';
 import { Tensor } from '../../src/ir/index.js';
-import { corpusInput, corpusModel, corpusOutput } from './helpers.js';
+import { corpusInput, corpusModel, corpusOutput, tempDir, writeLookupModel } from './helpers.js';
 import { runCliSync } from '../helpers/cli.js';
 
 const images = corpusInput('digits_cnn').data as Float32Array;
@@ -126,5 +126,85 @@ describe('dynamic batching', () => {
     const cli = runCliSync('serve', corpusModel('digits_cnn'), '--worker-nice', '20');
     expect(cli.code).toBe(1);
     expect(cli.stderr).toMatch(/--worker-nice <n>' argument '20' is invalid. expected an integer from 0 to 19/);
+  });
+});
+
+const inlineRuns = async (app: FastifyInstance, model: string) =>
+  Number(new RegExp(`modelship_inline_runs_total\\{model="${model}"\\} (\\d+)`).exec((await app.inject('/metrics')).body)?.[1] ?? 0);
+
+const digits = (app: FastifyInstance, first: number, rows = 1) =>
+  app.inject({ method: 'POST', url: '/v2/models/digits_cnn/infer', payload: { inputs: [{ name: 'image', shape: [rows, 1, 8, 8], datatype: 'FP32', data: Array.from(images.subarray(first * 64, (first + rows) * 64)) }] } });
+
+function expectDigits(res: Awaited<ReturnType<typeof digits>>, first: number, rows = 1): void {
+  expect(res.statusCode).toBe(200);
+  const out = res.json().outputs[0];
+  expect(out.shape).toEqual([rows, 10]);
+  const want = expected.subarray(first * 10, (first + rows) * 10);
+  (out.data as number[]).forEach((v, j) => expect(Math.abs(v - want[j]!)).toBeLessThan(1e-4));
+}
+
+describe('lone requests on the HTTP thread', () => {
+  it('runs a tiny model there when idle, and larger requests, busy servers and large models on the workers', async () => {
+    const app = await start({ targets: [corpusModel('digits_cnn'), corpusModel('mobilenet_v2'), corpusModel('lstm_tagger')], maxBatch: 8, maxQueueDelayMs: 5 });
+    const [digitsModel, mobilenet, lstm] = ['digits_cnn', 'mobilenet_v2', 'lstm_tagger'].map((n) => app.modelship.repository.ready(n));
+    expect(digitsModel!.pool.hasInlineSession).toBe(true);
+    expect(digitsModel!.pool.inlineTiming!.httpThreadMs).toBeLessThan(0.5);
+    // mobilenet computes a row in milliseconds: timed on its worker, no session opened here.
+    expect(mobilenet!.pool.hasInlineSession).toBe(false);
+    expect(mobilenet!.pool.inlineTiming!.workerMs).toBeGreaterThan(0.5);
+    expect(mobilenet!.pool.inlineTiming!.httpThreadMs).toBeUndefined();
+    // A row's length varies with the request: never timed, never run here.
+    expect(lstm!.pool.hasInlineSession).toBe(false);
+    expect(lstm!.pool.inlineTiming).toBeUndefined();
+
+    for (let k = 0; k < 20; k++) expectDigits(await digits(app, k * 7), k * 7);
+    expect(await inlineRuns(app, 'digits_cnn')).toBe(20);
+    // More rows than were timed: a worker's.
+    expectDigits(await digits(app, 100, 4), 100, 4);
+    expect(await inlineRuns(app, 'digits_cnn')).toBe(20);
+
+    // Concurrent requests: the first may run here, the rest queue for the worker and form batches.
+    const rows = Array.from({ length: 64 }, (_, k) => (k * 5) % 397);
+    const answers = await Promise.all(rows.map((r) => digits(app, r)));
+    answers.forEach((res, k) => expectDigits(res, rows[k]!));
+    expect(await inlineRuns(app, 'digits_cnn')).toBeLessThan(20 + 64);
+    const metrics = (await app.inject('/metrics')).body;
+    const batches = Number(/modelship_batch_size_count\{model="digits_cnn"\} (\d+)/.exec(metrics)![1]);
+    const batchRows = Number(/modelship_batch_size_sum\{model="digits_cnn"\} (\d+)/.exec(metrics)![1]);
+    expect(batchRows).toBe(20 + 4 + 64);
+    expect(batches).toBeLessThan(20 + 1 + 64);
+    expect(metrics).toMatch(/modelship_inference_compute_seconds_count\{model="digits_cnn"\} 85/);
+
+    const pixels = corpusInput('mobilenet_v2').data as Float32Array;
+    const res = await app.inject({ method: 'POST', url: '/v2/models/mobilenet_v2/infer', payload: { inputs: [{ name: 'input', shape: [1, 3, 224, 224], datatype: 'FP32', data: Array.from(pixels.subarray(0, 3 * 224 * 224)) }] } });
+    expect(res.statusCode).toBe(200);
+    expect(await inlineRuns(app, 'mobilenet_v2')).toBe(0);
+  });
+
+  it('is off with inlineBelowMs 0, and answers the same', async () => {
+    const app = await start({ targets: [corpusModel('digits_cnn')], inlineBelowMs: 0 });
+    expect(app.modelship.repository.ready('digits_cnn').pool.hasInlineSession).toBe(false);
+    for (let k = 0; k < 5; k++) expectDigits(await digits(app, k), k);
+    expect(await inlineRuns(app, 'digits_cnn')).toBe(0);
+    expect(() => createServer({ targets: [corpusModel('digits_cnn')], inlineBelowMs: -1 })).toThrow(/inlineBelowMs must be a number of milliseconds ≥ 0, got -1/);
+    const cli = runCliSync('serve', corpusModel('digits_cnn'), '--inline-below-ms', 'soon');
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/--inline-below-ms <ms>' argument 'soon' is invalid. expected a number/);
+  });
+
+  it('fails a run that onnxruntime refuses with 500 on either thread, and keeps serving', async () => {
+    const model = writeLookupModel(tempDir('inline'));
+    for (const inlineBelowMs of [0.5, 0]) {
+      const app = await start({ targets: [model], inlineBelowMs });
+      expect(app.modelship.repository.ready('lookup').pool.hasInlineSession).toBe(inlineBelowMs > 0);
+      const lookup = (i: number) => app.inject({ method: 'POST', url: '/v2/models/lookup/infer', payload: { inputs: [{ name: 'i', shape: [1, 1], datatype: 'INT64', data: [i] }] } });
+      const bad = await lookup(10);
+      expect(bad.statusCode).toBe(500);
+      expect(bad.json().error).toMatch(/^inference failed: .*out of .*bounds/i);
+      const good = await lookup(2);
+      expect(good.statusCode).toBe(200);
+      expect(good.json().outputs[0].data).toEqual([30]);
+      expect(await inlineRuns(app, 'lookup')).toBe(inlineBelowMs > 0 ? 1 : 0);
+    }
   });
 });

@@ -48,6 +48,15 @@ export function qualityPackage(root: string, name = 'quality'): string {
   });
 }
 
+/** Saves a test graph as an opset-13 model at `file`, returning the path. */
+function saveOpset13(g: Graph, file: string): string {
+  const m = new Model(g);
+  m.irVersion = 8;
+  m.opsetImports = [{ domain: '', version: 13 }];
+  saveModel(m, file);
+  return file;
+}
+
 /** The v2 datatypes this server accepts, with the element types they map to. */
 export const ALL_DTYPES: [string, DType][] = [
   ['BOOL', 'bool'], ['UINT8', 'uint8'], ['UINT16', 'uint16'], ['UINT32', 'uint32'], ['UINT64', 'uint64'],
@@ -63,12 +72,7 @@ export function writeDtypeModel(dir: string): string {
     g.outputs.push({ name: `out_${dtype}`, type: { kind: 'tensor', dtype, shape: ['batch', 2] } });
     g.addNode({ opType: 'Identity', inputs: [`in_${dtype}`], outputs: [`out_${dtype}`] });
   }
-  const m = new Model(g);
-  m.irVersion = 8;
-  m.opsetImports = [{ domain: '', version: 13 }];
-  const file = path.join(dir, 'dtypes.onnx');
-  saveModel(m, file);
-  return file;
+  return saveOpset13(g, path.join(dir, 'dtypes.onnx'));
 }
 
 /** A model slow enough to keep an instance busy: x[batch,1024] through 8 MatMuls with one shared weight. */
@@ -85,12 +89,17 @@ export function writeSlowModel(dir: string): string {
     g.addNode({ opType: 'MatMul', inputs: [prev, 'w'], outputs: [out] });
     prev = out;
   }
-  const m = new Model(g);
-  m.irVersion = 8;
-  m.opsetImports = [{ domain: '', version: 13 }];
-  const file = path.join(dir, 'slow.onnx');
-  saveModel(m, file);
-  return file;
+  return saveOpset13(g, path.join(dir, 'slow.onnx'));
+}
+
+/** A model that fails at run time for some inputs: y[batch,1] = table[i] (Gather), where an index outside 0–3 is onnxruntime's error. */
+export function writeLookupModel(dir: string): string {
+  const g = new Graph('lookup');
+  g.inputs.push({ name: 'i', type: { kind: 'tensor', dtype: 'int64', shape: ['batch', 1] } });
+  g.outputs.push({ name: 'y', type: { kind: 'tensor', dtype: 'float32', shape: ['batch', 1] } });
+  g.addInitializer(Tensor.from('float32', [4], Float32Array.of(10, 20, 30, 40), 'table'));
+  g.addNode({ opType: 'Gather', inputs: ['table', 'i'], outputs: ['y'] });
+  return saveOpset13(g, path.join(dir, 'lookup.onnx'));
 }
 
 /** Splits a binary v2 response (JSON header + tensors) into the header and each output's bytes. */

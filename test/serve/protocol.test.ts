@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import sharp from 'sharp';
@@ -8,7 +9,7 @@ import { buildExampleModel, EXAMPLE_LABELS } from '../../src/examples/classifier
 import { saveModel } from '../../src/io/index.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/ir/index.js';
 import {
-  ALL_DTYPES, QUALITY_FEATURES, binaryRequest, corpusInput, corpusOutput, digitsPackage, parseBinaryResponse, qualityPackage, tempDir, writeDtypeModel,
+  ALL_DTYPES, QUALITY_FEATURES, binaryRequest, corpusInput, corpusModel, corpusOutput, digitsPackage, parseBinaryResponse, qualityPackage, tempDir, writeDtypeModel, writeLookupModel,
 } from './helpers.js';
 
 const root = tempDir('serve-protocol');
@@ -313,6 +314,20 @@ describe('around inference', () => {
     expect((await app.inject({ method: 'POST', url: '/v2/repository/models/quality/load', payload: '{}' })).statusCode).toBe(200);
     expect((await app.inject('/v2/models/quality/ready')).statusCode).toBe(200);
     expect((await app.inject({ method: 'POST', url: '/v2/repository/models/nope/load' })).statusCode).toBe(404);
+  });
+
+  it('reads a plain model file again on load once it has changed', async () => {
+    const file = path.join(root, 'repo', 'extra.onnx');
+    fs.copyFileSync(writeLookupModel(tempDir('serve-extra')), file);
+    const inputs = async () => (await app.inject('/v2/models/extra')).json().inputs.map((t: { name: string }) => t.name);
+    expect((await app.inject({ method: 'POST', url: '/v2/repository/index' })).json().find((m: { name: string }) => m.name === 'extra').state).toBe('UNAVAILABLE');
+    expect((await app.inject({ method: 'POST', url: '/v2/repository/models/extra/load' })).statusCode).toBe(200);
+    expect(await inputs()).toEqual(['i']);
+    fs.copyFileSync(corpusModel('quality_mlp'), file);
+    expect((await app.inject({ method: 'POST', url: '/v2/repository/models/extra/load' })).statusCode).toBe(200);
+    expect(await inputs()).toEqual(['features']);
+    expect((await app.inject({ method: 'POST', url: '/v2/repository/models/extra/unload' })).statusCode).toBe(200);
+    fs.rmSync(file);
   });
 
   it('documents the API as OpenAPI at /docs', async () => {

@@ -12,6 +12,7 @@ interface ServeCliOptions {
   instances: number;
   threads?: number;
   workerNice: number;
+  inlineBelowMs: number;
   runtime: RuntimeName;
   cacheSize: number;
   rateLimit?: { max: number; windowMs: number };
@@ -52,6 +53,7 @@ export function register(program: Command): void {
       .option('--instances <k>', 'inference worker threads per model, each with its own session', parseIntOption(1), 1)
       .option('--threads <t>', 'onnxruntime intra-op threads per instance (default: spare cores / instances)', parseIntOption(1))
       .option('--worker-nice <n>', 'nice value (0-19) of the inference threads on Linux, below the HTTP thread so health checks answer at once under load (0: same priority)', parseNice, 10)
+      .option('--inline-below-ms <ms>', 'run a lone request on the HTTP thread, skipping the hop to an inference thread, when the model computes a row in under this (node runtime; 0: never)', parseFloatOption, 0.5)
       .option('--runtime <name>', 'node (onnxruntime-node), wasm or cuda', parseChoice(['node', 'wasm', 'cuda'] as const), 'node')
       .option('--cache-size <n>', 'response cache entries (0: off)', parseIntOption(0), 0)
       .option('--rate-limit <R/s>', 'requests per client (API key, else IP) per second or minute, e.g. 100/s', parseRate)
@@ -72,6 +74,7 @@ export function register(program: Command): void {
           instances: opts.instances,
           threads: opts.threads,
           workerNice: opts.workerNice,
+          inlineBelowMs: opts.inlineBelowMs,
           runtime: opts.runtime,
           cacheSize: opts.cacheSize,
           rateLimit: opts.rateLimit,
@@ -86,11 +89,11 @@ export function register(program: Command): void {
         const app = createServer(options);
         // Models load and warm up before the port is bound: no traffic reaches a server that is not ready.
         const url = await app.listen({ port: opts.port, host: opts.host, backlog: 4096 });
-        const models = app.modelship.repository.loaded.map((m) => ({ name: m.name, version: m.version, maxBatchSize: m.maxBatchSize, instances: m.pool.size }));
+        const models = app.modelship.repository.loaded.map((m) => ({ name: m.name, version: m.version, maxBatchSize: m.maxBatchSize, instances: m.pool.size, inline: m.pool.hasInlineSession }));
         if (opts.json) printJson({ url, pid: process.pid, models, threads: app.modelship.options.threads });
         else {
           process.stderr.write(`modelship serve: ${url} (open it in a browser; API docs at ${url}/docs)\n`);
-          for (const m of models) process.stderr.write(`  ${m.name} v${m.version}: max batch ${m.maxBatchSize || 'none'}, ${m.instances} instance(s)\n`);
+          for (const m of models) process.stderr.write(`  ${m.name} v${m.version}: max batch ${m.maxBatchSize || 'none'}, ${m.instances} instance(s)${m.inline ? ', lone requests on the HTTP thread' : ''}\n`);
         }
         const shutdown = async (signal: string) => {
           app.log.info({ signal }, 'shutting down: readiness fails, in-flight requests drain');
