@@ -8,6 +8,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,6 +18,7 @@ const CORPUS = path.resolve(import.meta.dirname, '../../shared/corpus');
 const CLI = path.resolve(import.meta.dirname, '../dist/cli/main.js');
 const AUTOCANNON = path.resolve(import.meta.dirname, '../node_modules/autocannon/autocannon.js');
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 4);
+// BENCH_MODELS=mobilenet_v2 runs one workload; BENCH_SECONDS sets the seconds per point.
 
 interface Workload {
   model: string;
@@ -103,25 +105,79 @@ function cannon(url: string, w: Workload, connections: number, seconds = DURATIO
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-/** Sequential keep-alive requests timed here, for sub-millisecond p50 at concurrency 1. */
-async function sequential(url: string, pathName: string, w: Workload | undefined, count: number, gapMs = 0): Promise<number[]> {
+interface Client {
+  send(): Promise<void>;
+  close(): void;
+}
+
+/** Node's own HTTP client (http.Agent, keep-alive): what a Node service calling the server sees. */
+function nodeClient(url: string, pathName: string, w: Workload | undefined, status: number): Client {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const { hostname, port } = new URL(url);
+  return {
+    send: () =>
+      new Promise<void>((resolve, reject) => {
+        const req = http.request({ host: hostname, port, agent, method: w ? 'POST' : 'GET', path: pathName, headers: w?.headers }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === status ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+        });
+        req.on('error', reject);
+        req.end(w?.body);
+      }),
+    close: () => agent.destroy(),
+  };
+}
+
+/**
+ * HTTP/1.1 keep-alive on a raw socket, the request's bytes prepared once: a client that adds little
+ * of its own to the round trip (as perf_analyzer's C++ one), so c=1 latency is mostly the server's.
+ * It reads Content-Length responses, which is what the server sends.
+ */
+async function rawClient(url: string, pathName: string, w: Workload | undefined, status: number): Promise<Client> {
+  const { hostname, port } = new URL(url);
+  const headers = { host: `${hostname}:${port}`, ...(w ? { ...w.headers, 'content-length': String(w.body.length) } : {}) };
+  const head = `${w ? 'POST' : 'GET'} ${pathName} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  const request = Buffer.concat([Buffer.from(head), w?.body ?? Buffer.alloc(0)]);
+  const socket = net.connect({ host: hostname, port: Number(port), noDelay: true });
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let received: Buffer = Buffer.alloc(0);
+  let waiting: { resolve(): void; reject(e: Error): void } | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    received = received.length ? Buffer.concat([received, chunk]) : chunk;
+    const end = received.indexOf('\r\n\r\n');
+    if (end < 0 || !waiting) return;
+    const header = received.subarray(0, end).toString('latin1');
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(header)?.[1]);
+    if (!Number.isFinite(length)) return waiting.reject(new Error(`no Content-Length in the response: ${header.split('\r\n')[0]}`));
+    if (received.length < end + 4 + length) return;
+    received = received.subarray(end + 4 + length);
+    const answered = waiting;
+    waiting = undefined;
+    if (header.startsWith(`HTTP/1.1 ${status} `)) answered.resolve();
+    else answered.reject(new Error(header.split('\r\n')[0]));
+  });
+  socket.on('error', (e) => waiting?.reject(e));
+  return {
+    send: () =>
+      new Promise<void>((resolve, reject) => {
+        waiting = { resolve, reject };
+        socket.write(request);
+      }),
+    close: () => socket.destroy(),
+  };
+}
+
+/** Sequential keep-alive requests timed here (sub-millisecond p50 at concurrency 1), sorted; each must answer `status`. */
+async function sequential(url: string, pathName: string, w: Workload | undefined, count: number, gapMs = 0, client: 'node' | 'raw' = 'node', status = 200): Promise<number[]> {
+  const c = client === 'raw' ? await rawClient(url, pathName, w, status) : nodeClient(url, pathName, w, status);
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     const t0 = performance.now();
-    await new Promise<void>((resolve, reject) => {
-      const req = http.request({ host: hostname, port, agent, method: w ? 'POST' : 'GET', path: pathName, headers: w?.headers }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-      });
-      req.on('error', reject);
-      req.end(w?.body);
-    });
+    await c.send();
     times.push(performance.now() - t0);
     if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
   }
-  agent.destroy();
+  c.close();
   return times.sort((a, b) => a - b);
 }
 
@@ -146,7 +202,9 @@ async function main(): Promise<void> {
   console.log(`modelship serve benchmark (${DURATION_S} s per point; autocannon in its own process; shared machine: compare within this run)\n`);
   const rows: string[][] = [['model', 'batching', 'c', 'req/s', 'p50 ms', 'p99 ms', 'errors']];
   const summary: string[] = [];
-  for (const [model, binary, sequentialCount] of [['digits_cnn', false, 2000], ['mobilenet_v2', true, 100]] as const) {
+  const only = process.env.BENCH_MODELS?.split(',');
+  const workloads = ([['digits_cnn', false, 2000], ['mobilenet_v2', true, 100]] as const).filter(([m]) => !only || only.includes(m));
+  for (const [model, binary, sequentialCount] of workloads) {
     const w = workload(model, binary);
     const rps: Record<string, number> = {};
     for (const maxBatch of [1, 32]) {
@@ -159,36 +217,47 @@ async function main(): Promise<void> {
       }
       if (maxBatch === 1) {
         // Interleaved blocks, so that drift in the machine's speed touches every figure alike: the bare
-        // run, a no-op HTTP round trip (the client's and the kernel's share), the served request, and
-        // with a model small enough for the HTTP thread, the same through the inference thread.
+        // run; then with each client the no-op (the same request to a model that is not there: its body
+        // is read, then 404 — the HTTP exchange without inference), the served request and, with a model
+        // small enough for the HTTP thread, the same through the inference thread.
         const viaWorker = inline ? await startServer(model, 1, ['--inline-below-ms', '0']) : undefined;
-        const times = { bare: [] as number[], noop: [] as number[], served: [] as number[], viaWorker: [] as number[] };
+        const clients = ['raw', 'node'] as const;
+        const times = { bare: [] as number[], ...Object.fromEntries(clients.map((c) => [c, { noop: [] as number[], served: [] as number[], viaWorker: [] as number[] }])) } as { bare: number[] } & Record<(typeof clients)[number], { noop: number[]; served: number[]; viaWorker: number[] }>;
         const block = Math.ceil(sequentialCount / 4);
         for (let round = 0; round < 4; round++) {
           times.bare.push(...(await bareRun(w, block)));
-          times.noop.push(...(await sequential(url, '/v2/health/live', undefined, block)));
-          times.served.push(...(await sequential(url, `/v2/models/${model}/infer`, w, block)));
-          if (viaWorker) times.viaWorker.push(...(await sequential(viaWorker.url, `/v2/models/${model}/infer`, w, block)));
+          for (const client of clients) {
+            const t = times[client];
+            t.noop.push(...(await sequential(url, '/v2/models/no-such-model/infer', w, block, 0, client, 404)));
+            t.served.push(...(await sequential(url, `/v2/models/${model}/infer`, w, block, 0, client)));
+            if (viaWorker) t.viaWorker.push(...(await sequential(viaWorker.url, `/v2/models/${model}/infer`, w, block, 0, client)));
+          }
         }
         if (viaWorker) await stopServer(viaWorker.child);
         const p50 = (t: number[]) => percentile(t.sort((a, b) => a - b), 50);
-        const [bare, noop, served] = [p50(times.bare), p50(times.noop), p50(times.served)];
-        const worker = viaWorker ? p50(times.viaWorker) : undefined;
-        summary.push(
-          `${model} (${binary ? 'binary' : 'JSON'} request) at c=1, p50 of ${4 * block}: bare session.run ${f(bare, 3)} ms, no-op HTTP round trip ${f(noop, 3)} ms; ` +
-            `served ${f(served, 3)} ms${inline ? ' (on the HTTP thread)' : ' (inference thread; a row is too slow for the HTTP thread)'} → added ${f(served - bare, 3)} ms (aim < 0.3), ${f(served - bare - noop, 3)} ms beyond the no-op round trip` +
-            (worker !== undefined ? `; through the inference thread ${f(worker, 3)} ms → added ${f(worker - bare, 3)} ms` : ''),
-        );
+        const bare = p50(times.bare);
+        summary.push(`${model} (${binary ? 'binary' : 'JSON'} request) at c=1, p50 of ${4 * block} each: bare session.run ${f(bare, 3)} ms`);
+        for (const client of clients) {
+          const t = times[client];
+          const [noop, served] = [p50(t.noop), p50(t.served)];
+          const worker = viaWorker ? p50(t.viaWorker) : undefined;
+          summary.push(
+            `  ${client === 'raw' ? 'raw-socket client' : "Node's http client"}: no-op (the same request answered 404 after its body is read) ${f(noop, 3)} ms; ` +
+              `served ${f(served, 3)} ms${inline ? ' on the HTTP thread' : ' on the inference thread (a row is too slow for the HTTP thread)'} → added ${f(served - bare, 3)} ms (aim < 0.3), ${f(served - bare - noop, 3)} ms beyond the no-op` +
+              (worker !== undefined ? `; through the inference thread ${f(worker, 3)} ms → added ${f(worker - bare, 3)} ms` : ''),
+          );
+        }
       } else {
         // /v2/health/live while 32 connections keep the inference worker busy: 1000 probes, 5 ms apart,
         // three rounds (one p99 on a shared 2-core machine is noisy; the median of three is the figure).
         // Clients normally run on other machines; here autocannon shares the server's two cores, so it
         // runs at nice 19 (standing in for remote clients) and at the server's priority, alternately.
         // The control: the same probes against the idle server (the machine's own floor).
-        const idle = percentile(await sequential(url, '/v2/health/live', undefined, 1000, 5), 99);
-        summary.push(`${model}: /v2/health/live with the server idle: p99 ${f(idle)} ms (this machine's floor for the figures below)`);
+        // Each round starts with the control, so a slow spell of the machine shows in it too.
+        const idle: number[] = [];
         const byNice = new Map([19, 0].map((nice) => [nice, { p99s: [] as number[], rps: 0 }]));
         for (let round = 0; round < 3; round++) {
+          idle.push(percentile(await sequential(url, '/v2/health/live', undefined, 1000, 5), 99));
           for (const [nice, m] of byNice) {
             const load = cannon(url, w, 32, 8, nice);
             await new Promise((r) => setTimeout(r, 500));
@@ -196,11 +265,10 @@ async function main(): Promise<void> {
             m.rps += (await load).rps / 3;
           }
         }
+        const median3 = (p: number[]) => `${f([...p].sort((a, b) => a - b)[1]!)} ms, median of 3 rounds (${p.map((x) => f(x)).join(', ')})`;
+        summary.push(`${model}: /v2/health/live with the server idle (the machine's floor): p99 ${median3(idle)}`);
         for (const [nice, { p99s, rps }] of byNice) {
-          p99s.sort((a, b) => a - b);
-          summary.push(
-            `${model}: /v2/health/live under c=32 inference load (${f(rps, 0)} req/s), load generator at nice ${nice}: p99 ${f(p99s[1]!)} ms, median of 3 rounds (${p99s.map((p) => f(p)).join(', ')}) (aim: p99 < 10 ms)`,
-          );
+          summary.push(`${model}: /v2/health/live under c=32 inference load (${f(rps, 0)} req/s), load generator at nice ${nice}: p99 ${median3(p99s)} (aim: p99 < 10 ms)`);
         }
       }
       await stopServer(child);

@@ -1,6 +1,6 @@
 /**
  * Dynamic batching, in the manner of Triton's dynamic batcher: queued requests for one model with the
- * same non-batch shapes are concatenated along dimension 0 up to `maxBatch` rows (large batches by the
+ * same non-batch shapes are concatenated along dimension 0 up to `preferredBatch` rows (large batches by the
  * inference worker, off the HTTP thread), run as one batch on a free instance, and the outputs are
  * split back, each request getting its own rows.
  *
@@ -49,6 +49,8 @@ interface Job {
 }
 
 export class Batcher {
+  /** Rows a formed batch stops at (at most maxBatch; set from measurements at load, see ServedModel.sizeBatches). */
+  preferredBatch: number;
   private queue: Job[] = [];
   private delayTimer?: NodeJS.Timeout;
   private inFlight = 0;
@@ -58,6 +60,7 @@ export class Batcher {
   private closed = false;
 
   constructor(private readonly pool: InstancePool, readonly opts: BatcherOptions) {
+    this.preferredBatch = opts.maxBatch;
     pool.onFree = () => this.pump();
   }
 
@@ -130,16 +133,17 @@ export class Batcher {
       if (this.pool.idleCount === 0) break;
       const batch = [head];
       let rows = head.rows;
-      if (this.batching && rows < this.opts.maxBatch) {
-        for (let i = 1; i < this.queue.length && rows < this.opts.maxBatch; i++) {
+      const limit = this.preferredBatch;
+      if (this.batching && rows < limit) {
+        for (let i = 1; i < this.queue.length && rows < limit; i++) {
           const job = this.queue[i]!;
-          if (job.key === head.key && rows + job.rows <= this.opts.maxBatch) {
+          if (job.key === head.key && rows + job.rows <= limit) {
             batch.push(job);
             rows += job.rows;
           }
         }
         const wait = head.enqueuedAt + this.opts.maxQueueDelayMs - performance.now();
-        if (rows < this.opts.maxBatch && this.inFlight > 0 && wait > 0) {
+        if (rows < limit && this.inFlight > 0 && wait > 0) {
           this.delayTimer ??= setTimeout(() => {
             this.delayTimer = undefined;
             this.pump();

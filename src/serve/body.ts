@@ -7,6 +7,15 @@
  */
 import { errorCodes, type FastifyRequest } from 'fastify';
 
+/**
+ * `length` bytes `pad` bytes into an ArrayBuffer of their own. Not zeroed first (a large body's
+ * zeroing cost as much as copying it in): every byte is written from the socket before the body is
+ * used, and a body that arrives short is refused.
+ */
+function ownedBuffer(pad: number, length: number): Buffer {
+  return Buffer.allocUnsafeSlow(pad + length).subarray(pad);
+}
+
 /** Reads the request's body (already decompressed when Content-Encoding was set) into an owned buffer. */
 export function readOwnedBody(req: FastifyRequest, payload: NodeJS.ReadableStream, limit: number, done: (err: Error | null, body?: Buffer) => void): void {
   const headerLength = Number(req.headers['inference-header-content-length']);
@@ -14,7 +23,7 @@ export function readOwnedBody(req: FastifyRequest, payload: NodeJS.ReadableStrea
   // Content-Length sizes the buffer up front unless a decompressing stream changes the length.
   const declared = req.headers['content-encoding'] ? NaN : Number(req.headers['content-length']);
   if (declared > limit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
-  const sized = Number.isSafeInteger(declared) && declared >= 0 ? Buffer.from(new ArrayBuffer(pad + declared), pad, declared) : undefined;
+  const sized = Number.isSafeInteger(declared) && declared >= 0 ? ownedBuffer(pad, declared) : undefined;
   const chunks: Buffer[] = [];
   let received = 0;
   const finish = (err: Error | null, body?: Buffer) => {
@@ -34,7 +43,7 @@ export function readOwnedBody(req: FastifyRequest, payload: NodeJS.ReadableStrea
   };
   const onEnd = () => {
     if (sized) return received === sized.length ? finish(null, sized) : finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
-    const body = Buffer.from(new ArrayBuffer(pad + received), pad, received);
+    const body = ownedBuffer(pad, received);
     let at = 0;
     for (const c of chunks) at += c.copy(body, at);
     finish(null, body);

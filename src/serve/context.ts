@@ -44,8 +44,16 @@ export interface ServeOptions {
   logLevel?: string | false;
   /** Where JSON logs go (default: stdout, buffered; see bufferedLogDestination). */
   logStream?: NodeJS.WritableStream;
-  /** Run every model on zero inputs before reporting ready (default true). */
+  /**
+   * Run every model on zero inputs before reporting ready (default true). It is also when a model is
+   * timed, for batchSizing and inlineBelowMs: without warm-up neither applies.
+   */
   warmup?: boolean;
+  /**
+   * Formed batches stop at the size with the best measured time per row, not always maxBatch
+   * (default true): for models whose rows get slower in larger batches (convolutions on one CPU thread).
+   */
+  batchSizing?: boolean;
 }
 
 export type ResolvedOptions = Required<Omit<ServeOptions, 'rateLimit' | 'apiKey' | 'cors' | 'logStream'>> &

@@ -42,7 +42,7 @@ export function modelConfig(m: ServedModel, ctx: ServeContext) {
     input: m.manifest.inputs.map(configTensor),
     output: m.manifest.outputs.map(configTensor),
     ...(m.batcher.batching
-      ? { dynamic_batching: { max_queue_delay_microseconds: Math.round(ctx.options.maxQueueDelayMs * 1000), default_queue_policy: { max_queue_size: ctx.options.maxQueue } } }
+      ? { dynamic_batching: { preferred_batch_size: [m.batcher.preferredBatch], max_queue_delay_microseconds: Math.round(ctx.options.maxQueueDelayMs * 1000), default_queue_policy: { max_queue_size: ctx.options.maxQueue } } }
       : {}),
     instance_group: [{ name: m.name, kind: 'KIND_CPU', count: m.pool.size }],
     parameters: { intra_op_thread_count: { string_value: String(ctx.options.threads) } },

@@ -54,6 +54,7 @@ export function resolveOptions(o: ServeOptions): ResolvedOptions {
     requestTimeoutMs: o.requestTimeoutMs ?? 30_000,
     logLevel: o.logLevel ?? 'info',
     warmup: o.warmup ?? true,
+    batchSizing: o.batchSizing ?? true,
   };
 }
 

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { createServer } from '../../src/serve/index.js';
 import { createSession } from '../../src/runtime/index.js';
 import { Tensor } from '../../src/ir/index.js';
-import { corpusInput, corpusModel, corpusOutput, tempDir, writeLookupModel } from './helpers.js';
+import { binaryRequest, corpusInput, corpusModel, corpusOutput, tempDir, writeLookupModel } from './helpers.js';
 import { runCliSync } from '../helpers/cli.js';
 
 const images = corpusInput('digits_cnn').data as Float32Array;
@@ -206,5 +206,43 @@ describe('lone requests on the HTTP thread', () => {
       expect(good.json().outputs[0].data).toEqual([30]);
       expect(await inlineRuns(app, 'lookup')).toBe(inlineBelowMs > 0 ? 1 : 0);
     }
+  });
+});
+
+describe('batch sizing', () => {
+  it('stops batches where rows get slower (mobilenet_v2) and lets them grow where they get faster (digits_cnn)', async () => {
+    const app = await start({ targets: [corpusModel('digits_cnn'), corpusModel('mobilenet_v2')], maxBatch: 32, maxQueueDelayMs: 20 });
+    const [digitsModel, mobilenet] = ['digits_cnn', 'mobilenet_v2'].map((n) => app.modelship.repository.ready(n));
+    expect(digitsModel!.batcher.preferredBatch).toBe(32);
+    expect(digitsModel!.batchTimings![32]!).toBeLessThan(digitsModel!.batchTimings![1]! / 2);
+    const preferred = mobilenet!.batcher.preferredBatch;
+    expect(preferred).toBeLessThan(32);
+    expect(mobilenet!.batchTimings![preferred]!).toBeLessThan(mobilenet!.batchTimings![32] ?? Infinity);
+    expect((await app.inject('/v2/models/mobilenet_v2/config')).json().dynamic_batching.preferred_batch_size).toEqual([preferred]);
+
+    // 24 concurrent one-image requests: batches of at most `preferred` rows, each client its own answer.
+    const pixels = corpusInput('mobilenet_v2').data as Float32Array;
+    const image = pixels.subarray(0, 3 * 224 * 224);
+    const session = await createSession(corpusModel('mobilenet_v2'));
+    const want = (await session.run({ input: Tensor.from('float32', [1, 3, 224, 224], image) })).logits!.data as Float32Array;
+    await session.release();
+    const { payload, headers } = binaryRequest({ inputs: [{ name: 'input', shape: [1, 3, 224, 224], datatype: 'FP32', parameters: { binary_data_size: image.byteLength } }] }, [new Uint8Array(image.buffer, image.byteOffset, image.byteLength)]);
+    const answers = await Promise.all(Array.from({ length: 24 }, () => app.inject({ method: 'POST', url: '/v2/models/mobilenet_v2/infer', payload, headers })));
+    for (const res of answers) {
+      expect(res.statusCode).toBe(200);
+      const got = res.json().outputs[0].data as number[];
+      expect(Math.max(...got.map((v, j) => Math.abs(v - want[j]!)))).toBeLessThan(1e-3);
+    }
+    const metrics = (await app.inject('/metrics')).body;
+    const batches = Number(/modelship_batch_size_count\{model="mobilenet_v2"\} (\d+)/.exec(metrics)![1]);
+    expect(batches).toBeGreaterThanOrEqual(Math.ceil(24 / preferred));
+    const bucket = [1, 2, 4, 8, 16, 32].find((b) => b >= preferred)!;
+    expect(Number(new RegExp(`modelship_batch_size_bucket\\{le="${bucket}",model="mobilenet_v2"\\} (\\d+)`).exec(metrics)![1])).toBe(batches);
+  });
+
+  it('forms batches up to maxBatch with batchSizing off', async () => {
+    const app = await start({ targets: [corpusModel('mobilenet_v2')], maxBatch: 16, batchSizing: false });
+    expect(app.modelship.repository.ready('mobilenet_v2').batcher.preferredBatch).toBe(16);
+    expect((await app.inject('/v2/models/mobilenet_v2/config')).json().dynamic_batching.preferred_batch_size).toEqual([16]);
   });
 });
