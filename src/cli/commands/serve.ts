@@ -92,8 +92,8 @@ export function register(program: Command): void {
         };
         // V8's memory reducer shrinks the heap limit while the process looks idle; load that follows
         // then meets a limit just above the live heap, and the HTTP thread ran a full collection
-        // every 100–300 ms (24–47 in 10 s of mobilenet load in 3 of 5 runs, against at most 3 in
-        // 10 runs without it; --trace-gc). A server keeps its heap for the next burst instead.
+        // every 100–300 ms (24–47 in 10 s of mobilenet load in 3 of 5 runs; with it off, at most 3 in
+        // each of 13 runs; --trace-gc). A server keeps its heap for the next burst instead.
         setFlagsFromString('--no-memory-reducer');
         const app = createServer(options);
         // Models load and warm up before the port is bound: no traffic reaches a server that is not ready.
