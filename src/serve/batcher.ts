@@ -39,6 +39,8 @@ interface Job {
   inputs: WireTensor[];
   /** True when the request's typed arrays' buffers belong to it alone, so they may be handed to a worker as is. */
   owned: boolean;
+  /** Hands back a pooled body the inputs view, once they are no longer read. */
+  release?: () => void;
   rows: number;
   key: string;
   enqueuedAt: number;
@@ -76,15 +78,20 @@ export class Batcher {
    * Queues one request (inputs in the model's input order, already validated) and resolves with its
    * own output rows. `timeoutMs` bounds the time until the answer (503 after it).
    */
-  submit(inputs: WireTensor[], opts: { timeoutMs: number; owned?: boolean }): Promise<JobResult> {
-    if (this.closed) return Promise.reject(new HttpError(503, 'the model is being unloaded', { 'retry-after': '1' }));
+  submit(inputs: WireTensor[], opts: { timeoutMs: number; owned?: boolean; release?: () => void }): Promise<JobResult> {
+    const refuse = (e: HttpError) => {
+      opts.release?.();
+      return Promise.reject(e);
+    };
+    if (this.closed) return refuse(new HttpError(503, 'the model is being unloaded', { 'retry-after': '1' }));
     if (this.queue.length >= this.opts.maxQueue) {
-      return Promise.reject(new HttpError(503, `the queue is full (${this.opts.maxQueue} requests waiting); retry later`, { 'retry-after': '1' }));
+      return refuse(new HttpError(503, `the queue is full (${this.opts.maxQueue} requests waiting); retry later`, { 'retry-after': '1' }));
     }
     return new Promise((resolve, reject) => {
       const job: Job = {
         inputs,
         owned: opts.owned ?? false,
+        release: opts.release,
         rows: this.opts.batchable ? (inputs[0]?.dims[0] ?? 1) : 1,
         key: this.batching ? inputs.map((t) => `${t.dtype}:${t.dims.slice(1).join('x')}`).join('|') : '',
         enqueuedAt: performance.now(),
@@ -107,6 +114,7 @@ export class Batcher {
     if (queued >= 0) {
       this.queue.splice(queued, 1);
       this.opts.onQueueDepth?.(this.queue.length);
+      job.release?.();
     }
     this.finish(job, undefined, new HttpError(503, `request timed out after ${timeoutMs} ms (${queued >= 0 ? 'waiting in the queue' : 'computing'})`, { 'retry-after': '1' }));
   }
@@ -201,6 +209,8 @@ export class Batcher {
         for (const job of batch) this.finish(job, undefined, e instanceof HttpError ? e : new HttpError(500, e.message));
       })
       .finally(() => {
+        // The worker is done reading the batch's inputs (even those of requests that timed out meanwhile).
+        for (const job of batch) job.release?.();
         this.inFlight--;
         this.pump();
       });

@@ -6,6 +6,14 @@
  * and allocates once per request, which keeps its garbage collections short under load.
  */
 import { errorCodes, type FastifyRequest } from 'fastify';
+import type { BodyPool } from './body-pool.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Hands a pooled body back; whoever takes the body's tensors on clears it and releases later. */
+    releaseBody?: () => void;
+  }
+}
 
 /**
  * `length` bytes `pad` bytes into an ArrayBuffer of their own. Not zeroed first (a large body's
@@ -16,20 +24,27 @@ function ownedBuffer(pad: number, length: number): Buffer {
   return Buffer.allocUnsafeSlow(pad + length).subarray(pad);
 }
 
-/** Reads the request's body (already decompressed when Content-Encoding was set) into an owned buffer. */
-export function readOwnedBody(req: FastifyRequest, payload: NodeJS.ReadableStream, limit: number, done: (err: Error | null, body?: Buffer) => void): void {
+/**
+ * Reads the request's body (already decompressed when Content-Encoding was set) into an owned buffer:
+ * from `pool` when it is large and its length known (see body-pool.ts), with `req.releaseBody` set.
+ */
+export function readOwnedBody(req: FastifyRequest, payload: NodeJS.ReadableStream, limit: number, done: (err: Error | null, body?: Buffer) => void, pool?: BodyPool): void {
   const headerLength = Number(req.headers['inference-header-content-length']);
   const pad = Number.isSafeInteger(headerLength) && headerLength >= 0 ? (8 - (headerLength % 8)) % 8 : 0;
   // Content-Length sizes the buffer up front unless a decompressing stream changes the length.
   const declared = req.headers['content-encoding'] ? NaN : Number(req.headers['content-length']);
   if (declared > limit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
-  const sized = Number.isSafeInteger(declared) && declared >= 0 ? ownedBuffer(pad, declared) : undefined;
+  const known = Number.isSafeInteger(declared) && declared >= 0;
+  const pooled = known ? pool?.acquire(pad, declared) : undefined;
+  if (pooled) req.releaseBody = pooled.release;
+  const sized = pooled ? pooled.body : known ? ownedBuffer(pad, declared) : undefined;
   const chunks: Buffer[] = [];
   let received = 0;
   const finish = (err: Error | null, body?: Buffer) => {
     payload.removeListener('data', onData);
     payload.removeListener('end', onEnd);
     payload.removeListener('error', onError);
+    if (err) pooled?.release();
     done(err, body);
   };
   const onData = (chunk: Buffer | string) => {

@@ -1,3 +1,4 @@
+import type { BodyPool } from './body-pool.js';
 import type { Metrics } from './metrics.js';
 import type { ModelRepository, ServedModel } from './repository.js';
 import type { RuntimeName } from '../runtime/index.js';
@@ -63,6 +64,8 @@ export interface ServeContext {
   options: ResolvedOptions;
   repository: ModelRepository;
   metrics: Metrics;
+  /** Buffers for large request bodies, reused from request to request. */
+  bodyPool: BodyPool;
   /** Why /v2/health/ready fails, or undefined when ready. */
   notReadyReason(): string | undefined;
   /** Counts a finished inference request (success or failure) in metrics and statistics. */

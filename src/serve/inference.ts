@@ -7,6 +7,7 @@ import type * as OrtNode from 'onnxruntime-node';
 import type { ModelSession } from '../runtime/index.js';
 import type { TypedArray } from '../ir/index.js';
 import type { WireTensor } from './datatypes.js';
+import { isShared } from './body-pool.js';
 
 export interface WireRun {
   outputs: WireTensor[];
@@ -18,7 +19,8 @@ export interface WireRun {
 export async function runWireTensors(session: ModelSession, inputs: WireTensor[]): Promise<WireRun> {
   const ort = session.ortModule;
   const feeds: Record<string, OrtNode.Tensor> = {};
-  for (const t of inputs) feeds[t.name] = new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.dims);
+  // onnxruntime-node refuses shared memory (a pooled body run on the HTTP thread): such data is copied.
+  for (const t of inputs) feeds[t.name] = new ort.Tensor(t.dtype as 'float32', (isShared(t.data) ? (t.data as Float32Array).slice() : t.data) as Float32Array, t.dims);
   const t0 = performance.now();
   const result = await session.ort.run(feeds);
   const computeMs = performance.now() - t0;

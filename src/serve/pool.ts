@@ -10,6 +10,7 @@ import { median } from 'd3-array';
 import { createSession, type ModelSession, type SessionOptions, type SessionValue } from '../runtime/index.js';
 import type { WireTensor } from './datatypes.js';
 import { runWireTensors } from './inference.js';
+import { isShared } from './body-pool.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.js';
 
 // Built code runs worker.js; tests run the TypeScript sources, which the worker loads through tsx.
@@ -84,7 +85,8 @@ class Instance {
   run(id: number, requests: WireTensor[][], rows: number): Promise<RunResult> {
     this.busy = true;
     const transfer = new Set<ArrayBuffer>();
-    for (const inputs of requests) for (const t of inputs) if (!Array.isArray(t.data)) transfer.add(t.data.buffer as ArrayBuffer);
+    // Pooled bodies (SharedArrayBuffers) are shared with the worker, everything else moves to it.
+    for (const inputs of requests) for (const t of inputs) if (!Array.isArray(t.data) && !isShared(t.data)) transfer.add(t.data.buffer as ArrayBuffer);
     return new Promise((resolve, reject) => {
       this.pending = { id, resolve, reject };
       this.worker.postMessage({ type: 'run', id, requests, rows } satisfies ToWorker, [...transfer]);

@@ -254,14 +254,18 @@ export class ServedModel {
     return this.pool.run(Array.from({ length: rows }, () => row), rows);
   }
 
-  /** Runs one request through the cache and the batcher. */
-  async infer(inputs: WireTensor[], opts: { timeoutMs: number; owned: boolean }): Promise<JobResult & { cached: boolean }> {
+  /**
+   * Runs one request through the cache and the batcher. `release` (a pooled body's) is called once
+   * the inputs are no longer read: at once for a cache hit, else by the batcher.
+   */
+  async infer(inputs: WireTensor[], opts: { timeoutMs: number; owned: boolean; release?: () => void }): Promise<JobResult & { cached: boolean }> {
     const labels = { model: this.name };
     let key: string | undefined;
     if (this.cache) {
       key = this.cache.key(this.name, this.version, inputs);
       const hit = this.cache.get(key);
       if (hit) {
+        opts.release?.();
         this.metrics.cacheHits.inc(labels);
         this.stats.cacheHit();
         return { outputs: hit, queueMs: 0, computeMs: 0, batchRows: 0, cached: true };

@@ -111,7 +111,10 @@ export async function v2Routes(app: FastifyInstance, { ctx }: { ctx: ServeContex
       const headerLength = req.headers['inference-header-content-length'];
       const parsed = parseInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength, model.manifest, { bodyOwned: true });
       const timeoutMs = Math.min(c.options.requestTimeoutMs, parsed.timeoutUs !== undefined ? parsed.timeoutUs / 1000 : Infinity);
-      const result = await model.infer(parsed.inputs, { timeoutMs, owned: parsed.owned });
+      // The tensors may view a pooled body: the model hands it back once they are no longer read.
+      const release = req.releaseBody;
+      req.releaseBody = undefined;
+      const result = await model.infer(parsed.inputs, { timeoutMs, owned: parsed.owned, release });
       const encoded = encodeInferResponse(model.name, model.version, parsed, result.outputs);
       c.recordOutcome(model, t0, 200);
       if (encoded.headerLength !== undefined) {

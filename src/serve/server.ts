@@ -14,6 +14,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { pino } from 'pino';
 import { VERSION } from '../version.js';
 import { readOwnedBody } from './body.js';
+import { BodyPool } from './body-pool.js';
 import { ResponseCache } from './cache.js';
 import type { ResolvedOptions, ServeContext, ServeOptions } from './context.js';
 import { HttpError } from './errors.js';
@@ -35,6 +36,9 @@ declare module 'fastify' {
     };
   }
 }
+
+/** The most the pool of large request bodies holds (see body-pool.ts); past it bodies are allocated per request. */
+const BODY_POOL_BYTES = 256 * 1024 * 1024;
 
 export function resolveOptions(o: ServeOptions): ResolvedOptions {
   const instances = o.instances ?? 1;
@@ -106,6 +110,7 @@ export function createServer(serveOptions: ServeOptions): FastifyInstance {
     options,
     repository,
     metrics,
+    bodyPool: new BodyPool(BODY_POOL_BYTES),
     notReadyReason: () =>
       draining ? 'shutting down' : !started ? 'loading models' : repository.loaded.length === 0 ? 'no model loaded' : undefined,
     recordOutcome(model: ServedModel, startedAt: number, status: number) {
@@ -167,10 +172,15 @@ export function createServer(serveOptions: ServeOptions): FastifyInstance {
   });
   app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null } });
 
-  // Inference and repository bodies are read as bytes (JSON, or JSON plus binary tensors).
+  // Inference and repository bodies are read as bytes (JSON, or JSON plus binary tensors), large ones
+  // into pooled buffers. A route that passes a body's tensors on takes `releaseBody` with them; any
+  // body left here is handed back once the request is over.
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (req, payload, done) => readOwnedBody(req, payload, options.bodyLimit, done));
+    scope.addContentTypeParser('*', (req, payload, done) => readOwnedBody(req, payload, options.bodyLimit, done, ctx.bodyPool));
+    const releaseLeftBody = async (req: FastifyRequest) => req.releaseBody?.();
+    scope.addHook('onResponse', releaseLeftBody);
+    scope.addHook('onRequestAbort', releaseLeftBody);
     await scope.register(v2Routes, { ctx });
     await scope.register(repositoryRoutes, { ctx });
   });

@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createSession, type SessionOptions } from '../runtime/index.js';
 import { concatRows, type WireTensor } from './datatypes.js';
 import { runWireTensors } from './inference.js';
+import { isShared } from './body-pool.js';
 import { DTYPE_INFO, type DType, type TypedArray } from '../ir/index.js';
 
 export interface WorkerInit {
@@ -61,7 +62,9 @@ try {
       return;
     }
     try {
-      const inputs = m.requests.length === 1 ? m.requests[0]! : concatRows(m.requests, m.rows, batchBuffer);
+      // A pooled body (shared memory, which onnxruntime refuses) is copied into this worker's buffer, as a batch is.
+      const single = m.requests.length === 1 && !m.requests[0]!.some((t) => isShared(t.data));
+      const inputs = single ? m.requests[0]! : concatRows(m.requests, m.rows, batchBuffer);
       const { outputs, computeMs, transfer } = await runWireTensors(session, inputs);
       post({ type: 'result', id: m.id, outputs, computeMs }, transfer);
     } catch (e) {

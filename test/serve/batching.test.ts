@@ -240,6 +240,31 @@ describe('batch sizing', () => {
     expect(Number(new RegExp(`modelship_batch_size_bucket\\{le="${bucket}",model="mobilenet_v2"\\} (\\d+)`).exec(metrics)![1])).toBe(batches);
   });
 
+  it('reads large bodies into pooled buffers and gets each back: answered, refused, timed out while computing', async () => {
+    const app = await start({ targets: [corpusModel('mobilenet_v2')], maxBatch: 4, maxQueueDelayMs: 5 });
+    const pool = app.modelship.bodyPool;
+    const image = (corpusInput('mobilenet_v2').data as Float32Array).subarray(0, 3 * 224 * 224);
+    const request = (parameters: object, model = 'mobilenet_v2') => {
+      const { payload, headers } = binaryRequest({ inputs: [{ name: 'input', shape: [1, 3, 224, 224], datatype: 'FP32', parameters: { binary_data_size: image.byteLength } }], parameters }, [new Uint8Array(image.buffer, image.byteOffset, image.byteLength)]);
+      return app.inject({ method: 'POST', url: `/v2/models/${model}/infer`, payload, headers });
+    };
+    const first = await Promise.all(Array.from({ length: 8 }, () => request({})));
+    expect(first.map((r) => r.statusCode)).toEqual(Array(8).fill(200));
+    expect(pool.inUse).toBe(0);
+    const allocated = pool.allocatedBytes;
+    expect(allocated).toBeGreaterThanOrEqual(1024 * 1024);
+    const again = await Promise.all(Array.from({ length: 8 }, () => request({})));
+    for (const [k, res] of again.entries()) expect(res.json().outputs[0].data).toEqual(first[k]!.json().outputs[0].data);
+    expect(pool.allocatedBytes).toBe(allocated); // reused, none new
+    // An unknown model (404 after the body is read) and an answer that times out while its batch computes.
+    expect((await request({}, 'nope')).statusCode).toBe(404);
+    expect(pool.inUse).toBe(0);
+    const late = await Promise.all([request({ timeout: 500 }), request({ timeout: 500 }), request({ timeout: 500 })]);
+    expect(late.map((r) => r.statusCode)).toContain(503);
+    await app.modelship.repository.ready('mobilenet_v2').batcher.drained();
+    expect(pool.inUse).toBe(0);
+  });
+
   it('forms batches up to maxBatch with batchSizing off', async () => {
     const app = await start({ targets: [corpusModel('mobilenet_v2')], maxBatch: 16, batchSizing: false });
     expect(app.modelship.repository.ready('mobilenet_v2').batcher.preferredBatch).toBe(16);
