@@ -222,7 +222,8 @@ async function main(): Promise<void> {
         // small enough for the HTTP thread, the same through the inference thread.
         const viaWorker = inline ? await startServer(model, 1, ['--inline-below-ms', '0']) : undefined;
         const clients = ['raw', 'node'] as const;
-        const times = { bare: [] as number[], ...Object.fromEntries(clients.map((c) => [c, { noop: [] as number[], served: [] as number[], viaWorker: [] as number[] }])) } as { bare: number[] } & Record<(typeof clients)[number], { noop: number[]; served: number[]; viaWorker: number[] }>;
+        const perClient = () => ({ noop: [] as number[], served: [] as number[], viaWorker: [] as number[] });
+        const times = { bare: [] as number[], raw: perClient(), node: perClient() };
         const block = Math.ceil(sequentialCount / 4);
         for (let round = 0; round < 4; round++) {
           times.bare.push(...(await bareRun(w, block)));

@@ -2,8 +2,9 @@
  * Inference request bodies, read into one buffer the request owns. With Triton's binary tensor
  * extension the tensors follow a JSON header of any length; the buffer starts a few bytes early so
  * that they land 8-byte aligned. Typed arrays then view them in place and the whole buffer can be
- * transferred to an inference worker: the HTTP thread copies each byte once (from the socket chunks),
- * and allocates once per request, which keeps its garbage collections short under load.
+ * transferred to an inference worker: the HTTP thread copies each byte once (from the socket chunks).
+ * A large body of known length goes into a pooled shared buffer instead of a new one (body-pool.ts),
+ * which keeps the HTTP thread's garbage collections short under load.
  */
 import { errorCodes, type FastifyRequest } from 'fastify';
 import type { BodyPool } from './body-pool.js';

@@ -58,11 +58,13 @@ export function rowSize(dims: readonly number[]): number {
   return n;
 }
 
-/**
- * Requests' inputs concatenated along dimension 0 (`rows` rows in all). `allocate(i, dtype, length)`
- * gives the typed array for input i: fresh, or a buffer reused from batch to batch.
- */
-export function concatRows(requests: WireTensor[][], rows: number, allocate: (i: number, dtype: DType, length: number) => TypedArray = (_i, dtype, length) => newTypedArray(dtype, length)): WireTensor[] {
+/** Gives the typed array for input i: fresh, or a buffer reused from batch to batch. */
+export type InputAllocator = (i: number, dtype: DType, length: number) => TypedArray;
+
+export const freshInputArray: InputAllocator = (_i, dtype, length) => newTypedArray(dtype, length);
+
+/** Requests' inputs concatenated along dimension 0 (`rows` rows in all), input i into `allocate(i, …)`. */
+export function concatRows(requests: WireTensor[][], rows: number, allocate: InputAllocator = freshInputArray): WireTensor[] {
   return requests[0]!.map((first, i) => {
     const dims = [rows, ...first.dims.slice(1)];
     if (Array.isArray(first.data)) return { ...first, dims, data: requests.flatMap((r) => r[i]!.data as string[]) };

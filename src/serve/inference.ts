@@ -6,7 +6,7 @@
 import type * as OrtNode from 'onnxruntime-node';
 import type { ModelSession } from '../runtime/index.js';
 import type { TypedArray } from '../ir/index.js';
-import type { WireTensor } from './datatypes.js';
+import { freshInputArray, type InputAllocator, type WireTensor } from './datatypes.js';
 import { isShared } from './body-pool.js';
 
 export interface WireRun {
@@ -16,11 +16,21 @@ export interface WireRun {
   transfer: ArrayBuffer[];
 }
 
-export async function runWireTensors(session: ModelSession, inputs: WireTensor[]): Promise<WireRun> {
+/**
+ * onnxruntime-node refuses shared memory (a pooled request body), so such input data is copied first:
+ * into `allocate(i, …)` for input i (a worker's reused batch buffer), else a fresh array.
+ */
+export async function runWireTensors(session: ModelSession, inputs: WireTensor[], allocate: InputAllocator = freshInputArray): Promise<WireRun> {
   const ort = session.ortModule;
   const feeds: Record<string, OrtNode.Tensor> = {};
-  // onnxruntime-node refuses shared memory (a pooled body run on the HTTP thread): such data is copied.
-  for (const t of inputs) feeds[t.name] = new ort.Tensor(t.dtype as 'float32', (isShared(t.data) ? (t.data as Float32Array).slice() : t.data) as Float32Array, t.dims);
+  inputs.forEach((t, i) => {
+    let data = t.data;
+    if (isShared(data)) {
+      data = allocate(i, t.dtype, data.length);
+      (data as Float32Array).set(t.data as Float32Array);
+    }
+    feeds[t.name] = new ort.Tensor(t.dtype as 'float32', data as Float32Array, t.dims);
+  });
   const t0 = performance.now();
   const result = await session.ort.run(feeds);
   const computeMs = performance.now() - t0;

@@ -242,7 +242,7 @@ export class InstancePool {
     return this.inline !== undefined && !this.inline.busy && elementCount(inputs) <= this.inline.timedElements;
   }
 
-  /** Runs one request on the HTTP thread (the caller checks `inlineIdle` first); its buffers stay where they are. */
+  /** Runs one request on the HTTP thread (the caller checks `canRunInline` first); its buffers stay where they are. */
   runInline(inputs: WireTensor[]): Promise<RunResult> {
     return this.inline ? this.inline.run(inputs) : Promise.reject(new Error('no session on the HTTP thread'));
   }

@@ -9,7 +9,6 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createSession, type SessionOptions } from '../runtime/index.js';
 import { concatRows, type WireTensor } from './datatypes.js';
 import { runWireTensors } from './inference.js';
-import { isShared } from './body-pool.js';
 import { DTYPE_INFO, type DType, type TypedArray } from '../ir/index.js';
 
 export interface WorkerInit {
@@ -62,10 +61,9 @@ try {
       return;
     }
     try {
-      // A pooled body (shared memory, which onnxruntime refuses) is copied into this worker's buffer, as a batch is.
-      const single = m.requests.length === 1 && !m.requests[0]!.some((t) => isShared(t.data));
-      const inputs = single ? m.requests[0]! : concatRows(m.requests, m.rows, batchBuffer);
-      const { outputs, computeMs, transfer } = await runWireTensors(session, inputs);
+      const inputs = m.requests.length === 1 ? m.requests[0]! : concatRows(m.requests, m.rows, batchBuffer);
+      // A pooled body (shared memory) is copied into this worker's batch buffers, as a batch is concatenated there.
+      const { outputs, computeMs, transfer } = await runWireTensors(session, inputs, batchBuffer);
       post({ type: 'result', id: m.id, outputs, computeMs }, transfer);
     } catch (e) {
       post({ type: 'failed', id: m.id, message: (e as Error).message.split('\n')[0]! });
