@@ -64,6 +64,24 @@ async function startServer(model: string, maxBatch: number, extra: string[] = []
   return { url: ready.url, child, inline: ready.models[0]!.inline };
 }
 
+/**
+ * The floor of an HTTP exchange: node:http alone in its own process, reading the body into one reused
+ * buffer and answering 404 — the least any Node server spends on the request before computing.
+ */
+async function startFloorServer(): Promise<Server> {
+  const code = `
+    const body = Buffer.allocUnsafeSlow(64 << 20);
+    const server = require('node:http').createServer((req, res) => {
+      let at = 0;
+      req.on('data', (c) => (at += c.copy(body, at)));
+      req.on('end', () => res.writeHead(404, { 'content-type': 'application/json', 'content-length': 2 }).end('{}'));
+    });
+    server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port)));`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve) => child.stdout!.once('data', (d) => resolve(String(d))));
+  return { url: `http://127.0.0.1:${port}`, child, inline: false };
+}
+
 async function stopServer(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
@@ -217,34 +235,39 @@ async function main(): Promise<void> {
       }
       if (maxBatch === 1) {
         // Interleaved blocks, so that drift in the machine's speed touches every figure alike: the bare
-        // run; then with each client the no-op (the same request to a model that is not there: its body
-        // is read, then 404 — the HTTP exchange without inference), the served request and, with a model
-        // small enough for the HTTP thread, the same through the inference thread.
+        // run; then with each client the floor (bare node:http reading the same request: what the HTTP
+        // exchange alone costs), the no-op (the same request to a model that is not there: modelship
+        // reads its body, then answers 404), the served request and, with a model small enough for the
+        // HTTP thread, the same through the inference thread.
         const viaWorker = inline ? await startServer(model, 1, ['--inline-below-ms', '0']) : undefined;
+        const floor = await startFloorServer();
         const clients = ['raw', 'node'] as const;
-        const perClient = () => ({ noop: [] as number[], served: [] as number[], viaWorker: [] as number[] });
+        const perClient = () => ({ floor: [] as number[], noop: [] as number[], served: [] as number[], viaWorker: [] as number[] });
         const times = { bare: [] as number[], raw: perClient(), node: perClient() };
         const block = Math.ceil(sequentialCount / 4);
         for (let round = 0; round < 4; round++) {
           times.bare.push(...(await bareRun(w, block)));
           for (const client of clients) {
             const t = times[client];
+            t.floor.push(...(await sequential(floor.url, '/v2/models/no-such-model/infer', w, block, 0, client, 404)));
             t.noop.push(...(await sequential(url, '/v2/models/no-such-model/infer', w, block, 0, client, 404)));
             t.served.push(...(await sequential(url, `/v2/models/${model}/infer`, w, block, 0, client)));
             if (viaWorker) t.viaWorker.push(...(await sequential(viaWorker.url, `/v2/models/${model}/infer`, w, block, 0, client)));
           }
         }
         if (viaWorker) await stopServer(viaWorker.child);
+        await stopServer(floor.child);
         const p50 = (t: number[]) => percentile(t.sort((a, b) => a - b), 50);
         const bare = p50(times.bare);
         summary.push(`${model} (${binary ? 'binary' : 'JSON'} request) at c=1, p50 of ${4 * block} each: bare session.run ${f(bare, 3)} ms`);
         for (const client of clients) {
           const t = times[client];
-          const [noop, served] = [p50(t.noop), p50(t.served)];
+          const [floorMs, noop, served] = [p50(t.floor), p50(t.noop), p50(t.served)];
           const worker = viaWorker ? p50(t.viaWorker) : undefined;
           summary.push(
-            `  ${client === 'raw' ? 'raw-socket client' : "Node's http client"}: no-op (the same request answered 404 after its body is read) ${f(noop, 3)} ms; ` +
-              `served ${f(served, 3)} ms${inline ? ' on the HTTP thread' : ' on the inference thread (a row is too slow for the HTTP thread)'} → added ${f(served - bare, 3)} ms (aim < 0.3), ${f(served - bare - noop, 3)} ms beyond the no-op` +
+            `  ${client === 'raw' ? 'raw-socket client' : "Node's http client"}: floor (bare node:http reads the same request, answers 404) ${f(floorMs, 3)} ms; ` +
+              `no-op (modelship reads it, answers 404) ${f(noop, 3)} ms; ` +
+              `served ${f(served, 3)} ms${inline ? ' on the HTTP thread' : ' on the inference thread (a row is too slow for the HTTP thread)'} → added ${f(served - bare, 3)} ms (aim < 0.3), ${f(served - bare - floorMs, 3)} ms beyond the floor` +
               (worker !== undefined ? `; through the inference thread ${f(worker, 3)} ms → added ${f(worker - bare, 3)} ms` : ''),
           );
         }

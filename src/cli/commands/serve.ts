@@ -90,11 +90,17 @@ export function register(program: Command): void {
           warmup: opts.warmup,
           batchSizing: opts.batchSizing,
         };
-        // V8's memory reducer shrinks the heap limit while the process looks idle; load that follows
-        // then meets a limit just above the live heap, and the HTTP thread ran a full collection
-        // every 100–300 ms (24–47 in 10 s of mobilenet load in 3 of 5 runs; with it off, at most 3 in
-        // each of 13 runs; --trace-gc). A server keeps its heap for the next burst instead.
+        // Under load the HTTP thread must not fall into back-to-back full collections (pauses of
+        // 8–15 ms each, which health checks wait behind). Two V8 heuristics led there (--trace-gc):
+        // - the memory reducer shrinks the heap limit while the process looks idle, so load that
+        //   follows meets a limit just above the live heap;
+        // - V8 starts marking once the old generation's headroom is below the young generation's
+        //   capacity. Requests queued for ~200 ms (mobilenet_v2 at c=32) grow the young generation
+        //   to its 32 MB, while the default limit after a collection left ~34 MB of headroom: a
+        //   full collection every 150–300 ms in most 10-s runs. Four times the live heap leaves
+        //   ~70 MB for a 23 MB heap. A server keeps memory for speed, as onnxruntime's arenas do.
         setFlagsFromString('--no-memory-reducer');
+        setFlagsFromString('--heap-growing-percent=300');
         const app = createServer(options);
         // Models load and warm up before the port is bound: no traffic reaches a server that is not ready.
         const url = await app.listen({ port: opts.port, host: opts.host, backlog: 4096 });
