@@ -2,7 +2,8 @@
  * `npm run bench:serve`: throughput and latency of `modelship serve` on digits_cnn (JSON requests) and
  * mobilenet_v2 (binary tensor extension) at concurrency 1, 8 and 32, with dynamic batching off and on;
  * the server's added latency over a bare session.run at concurrency 1 (lone requests on the HTTP
- * thread, where the model is small enough, and through the inference thread); and /v2/health/live latency
+ * thread, where the model is small enough, and through the inference thread), beside what bare
+ * node:http spends on the same request (the floor); and /v2/health/live latency
  * while inference saturates the CPU. Load comes from autocannon in its own process; the server is the
  * built CLI. Figures are ratios measured in one run: on a shared machine compare them with each other.
  */
