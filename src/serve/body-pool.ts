@@ -1,8 +1,9 @@
 /**
  * Large request bodies in SharedArrayBuffers that are reused, not allocated per request. A 600 KB
  * mobilenet_v2 body allocated afresh for every request made the HTTP thread's heap run full garbage
- * collections several times a second under load (166 and 209 in two 30-s runs at c=32; 2 with
- * pooled bodies; --trace-gc): V8 answers that much new external memory with full collections. A
+ * collections several times a second under load (166 and 209 in two 30-s runs at c=32; --trace-gc):
+ * V8 answers that much new external memory with full collections. (The pool did not end every such
+ * storm; the rest came from V8's heap-limit rule, which the serve CLI's heap setting answers.) A
  * pooled body is shared with the inference worker (not copied, not transferred) and comes back here
  * once the batch it ran in is done.
  */
